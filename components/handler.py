@@ -1,0 +1,195 @@
+"""The worker's request-plane handler: request in, MP4 out.
+
+Generation runs in a thread (one at a time per backend), encoding and storage in other
+threads, so the event loop stays free for the runtime, and the encoding of one video overlaps
+the generation of the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import ValidationError
+
+from framecast.components.backends import GenerationCancelled, VideoBackend
+from framecast.components.encoding import EncoderSettings, encode_mp4
+from framecast.components.model_spec import GenerationParams, ModelSpec
+from framecast.components.storage import OutputStore, safe_object_name
+from framecast.protocol import (
+    ErrorBody,
+    RequestFieldError,
+    VideoData,
+    WorkerVideoMessage,
+    WorkerVideoRequest,
+)
+
+log = logging.getLogger(__name__)
+
+# Share of the progress bar given to denoising; the stages after it start at these marks.
+_DENOISE_SHARE = 90
+_STAGE_START = {"decoding": 90, "encoding": 94, "storing": 97}
+
+
+def _validation_error_body(error: ValidationError) -> ErrorBody:
+    first = error.errors()[0]
+    param = ".".join(str(part) for part in first["loc"]) or None
+    return ErrorBody(
+        message=f"{param}: {first['msg']}" if param else first["msg"],
+        type="invalid_request_error",
+        param=param,
+        code="invalid_value",
+    )
+
+
+class VideoRequestHandler:
+    def __init__(
+        self,
+        backend: VideoBackend,
+        spec: ModelSpec,
+        store: OutputStore,
+        model_name: str,
+        encoder: EncoderSettings = EncoderSettings(),
+        max_concurrent: int = 1,
+    ):
+        self.backend = backend
+        self.spec = spec
+        self.store = store
+        self.model_name = model_name
+        self.encoder = encoder
+        self._generation_slots = asyncio.Semaphore(max_concurrent)
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def generate(self, request: dict[str, Any], context: Any = None) -> AsyncIterator[dict[str, Any]]:
+        """Dynamo endpoint handler. Never raises: every failure is a final `failed` message,
+        because an exception here makes the runtime's clients treat this worker as down."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            async for message in self._generate(request, context):
+                yield message.model_dump(mode="json", exclude_none=True)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _generate(self, request: dict[str, Any], context: Any) -> AsyncIterator[WorkerVideoMessage]:
+        created = int(time.time())
+        request_id = request.get("request_id") if isinstance(request.get("request_id"), str) else None
+        request_id = request_id or f"video_{uuid.uuid4().hex}"
+
+        def message(**fields: Any) -> WorkerVideoMessage:
+            return WorkerVideoMessage(id=request_id, model=self.model_name, created=created, **fields)
+
+        def failed(body: ErrorBody) -> WorkerVideoMessage:
+            return message(status="failed", progress=0, error=body.message, error_detail=body)
+
+        try:
+            parsed = WorkerVideoRequest.model_validate(request)
+            params = self._resolve(parsed)
+        except ValidationError as error:
+            yield failed(_validation_error_body(error))
+            return
+        except RequestFieldError as error:
+            yield failed(error.to_body())
+            return
+
+        stream = parsed.stream
+        progress: asyncio.Queue[WorkerVideoMessage] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        reached = 0
+
+        def report(stage: str, step: int | None, total: int | None) -> None:
+            # Runs in the generation and encoding threads, one after the other.
+            nonlocal reached
+            if stop.is_set():
+                raise GenerationCancelled()
+            if stream:
+                mark = _DENOISE_SHARE * step // total if step and total else _STAGE_START.get(stage, 0)
+                reached = max(reached, mark)
+                update = message(status="in_progress", progress=reached, stage=stage, step=step, total_steps=total)
+                loop.call_soon_threadsafe(progress.put_nowait, update)
+
+        work = asyncio.ensure_future(self._produce(params, request_id, parsed.response_format, report, message))
+        watcher = asyncio.ensure_future(self._watch_cancel(context, stop))
+        try:
+            while not work.done():
+                getter = asyncio.ensure_future(progress.get())
+                await asyncio.wait({work, getter}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield getter.result()
+                else:
+                    getter.cancel()
+            while stream and not progress.empty():
+                yield progress.get_nowait()
+            yield work.result()
+        except GenerationCancelled:
+            log.info("request %s cancelled by its client", request_id)
+        except Exception as error:  # a backend, encoder or store failure is the client's answer
+            log.exception("request %s failed", request_id)
+            yield failed(ErrorBody(message=f"generation failed: {error}", type="server_error", code="generation_failed"))
+        finally:
+            stop.set()
+            watcher.cancel()
+            if not work.done():
+                # The consumer went away: the thread stops at its next step.
+                await asyncio.wait({work})
+
+    def _resolve(self, parsed: WorkerVideoRequest) -> GenerationParams:
+        if parsed.model is not None and parsed.model != self.model_name:
+            raise RequestFieldError("model", f"this worker serves {self.model_name!r}, not {parsed.model!r}", code="model_not_found")
+        if parsed.input_reference is not None:
+            raise RequestFieldError(
+                "input_reference", f"{self.model_name} is a text-to-video model; it takes no input_reference", code="unsupported_value"
+            )
+        return self.spec.resolve(parsed.knobs(), self.model_name)
+
+    @staticmethod
+    async def _watch_cancel(context: Any, stop: threading.Event) -> None:
+        if context is None:
+            return
+        await context.async_killed_or_stopped()
+        stop.set()
+
+    async def _produce(self, params, request_id, response_format, report, message) -> WorkerVideoMessage:
+        async with self._generation_slots:
+            log.info(
+                "request %s generating: %dx%d, %d frames, %d steps, seed %d",
+                request_id, params.width, params.height, params.num_frames, params.num_inference_steps, params.seed,
+            )
+            started = time.perf_counter()
+            frames = await asyncio.to_thread(self.backend.generate, params, report)
+            inference_time = time.perf_counter() - started
+        report("encoding", None, None)
+        video = await asyncio.to_thread(encode_mp4, frames, params.fps, self.encoder)
+        data = VideoData(output_format="mp4", fps=params.fps)
+        if response_format == "b64_json":
+            data.b64_json = base64.b64encode(video).decode("ascii")
+        else:
+            report("storing", None, None)
+            data.url = await asyncio.to_thread(self.store.put, safe_object_name(request_id, ".mp4"), video)
+        log.info(
+            "request %s done: %dx%d, %d frames, %d steps in %.2fs, %d bytes",
+            request_id, params.width, params.height, params.num_frames, params.num_inference_steps,
+            inference_time, len(video),
+        )
+        return message(
+            status="completed", progress=100, data=[data], inference_time_s=round(inference_time, 3), seed=params.seed
+        )

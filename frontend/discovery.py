@@ -1,0 +1,131 @@
+"""Which workers serve which model, from the Dynamo runtime's own discovery.
+
+Every video worker of a namespace serves the same endpoint; the runtime keeps the live list
+of its instances (an instance that unregisters or loses its lease disappears from it), and
+each instance's model card says which model it serves. Nothing is configured per worker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynamo.llm import FpmEventSubscriber
+from dynamo.runtime import DistributedRuntime
+
+from framecast.protocol import MODEL_CARD_KEY, generate_endpoint_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerInstance:
+    instance_id: int
+    model: str
+    backend: str | None
+    spec: dict[str, Any]
+
+
+@dataclass
+class ServedModel:
+    name: str
+    instances: list[WorkerInstance] = field(default_factory=list)
+
+
+class NoWorkerError(Exception):
+    """Nothing live can serve the request."""
+
+
+class UnknownModelError(Exception):
+    def __init__(self, model: str, served: list[str]):
+        super().__init__(model)
+        self.model = model
+        self.served = served
+
+
+def _parse_card(instance_id: int, card_json: str) -> WorkerInstance | None:
+    try:
+        card = json.loads(card_json)
+    except ValueError:
+        return None
+    runtime_data = (card.get("runtime_config") or {}).get("runtime_data") or {}
+    framecast = (card.get("user_data") or {}).get("framecast") or {}
+    model = runtime_data.get(MODEL_CARD_KEY) or card.get("display_name")
+    if not model:
+        return None
+    return WorkerInstance(instance_id, model, framecast.get("backend"), framecast.get("spec") or {})
+
+
+class WorkerDirectory:
+    """Live view of the video workers of one namespace, and requests to them."""
+
+    def __init__(self, runtime: DistributedRuntime, namespace: str):
+        self._runtime = runtime
+        self._endpoint = runtime.endpoint(generate_endpoint_path(namespace))
+        self._client = None
+        self._cards: FpmEventSubscriber | None = None
+        self._parsed: dict[tuple[int, str], WorkerInstance | None] = {}
+        self._turns: dict[str, itertools.count] = {}
+        # Models seen since start: a known model with no live worker is "unavailable" (503),
+        # a never-seen one "not found" (404).
+        self._known_models: set[str] = set()
+
+    async def start(self) -> None:
+        self._client = await self._endpoint.client()
+        self._cards = FpmEventSubscriber(self._endpoint)
+        self._cards.start_tracking()
+
+    def close(self) -> None:
+        if self._cards is not None:
+            self._cards.shutdown()
+
+    def models(self) -> dict[str, ServedModel]:
+        """Snapshot: each served model with its live instances."""
+        live = set(self._client.instance_ids())
+        cards = self._cards.get_model_cards()
+        served: dict[str, ServedModel] = {}
+        parsed: dict[tuple[int, str], WorkerInstance | None] = {}
+        for key, card_json in cards.items():
+            instance_id = int(key)
+            if instance_id not in live:
+                continue
+            cache_key = (instance_id, card_json)
+            instance = self._parsed.get(cache_key) or _parse_card(instance_id, card_json)
+            parsed[cache_key] = instance
+            if instance is not None:
+                served.setdefault(instance.model, ServedModel(instance.model)).instances.append(instance)
+        self._parsed = parsed
+        for model in served.values():
+            model.instances.sort(key=lambda instance: instance.instance_id)
+        self._known_models.update(served)
+        return served
+
+    def route(self, model: str | None) -> tuple[str, WorkerInstance]:
+        """Pick the next instance (round-robin) for a model; None means "the only one served"."""
+        served = self.models()
+        if model is None:
+            if len(served) == 1:
+                model = next(iter(served))
+            elif not served:
+                raise NoWorkerError("no worker is serving any model")
+            else:
+                raise UnknownModelError("", sorted(served))
+        target = served.get(model)
+        if target is None or not target.instances:
+            if model in self._known_models or not served:
+                raise NoWorkerError(f"no live worker serves {model!r}")
+            raise UnknownModelError(model, sorted(served))
+        turn = next(self._turns.setdefault(model, itertools.count()))
+        return model, target.instances[turn % len(target.instances)]
+
+    async def generate(self, request: dict[str, Any], instance_id: int, context: Any = None) -> AsyncIterator[dict[str, Any]]:
+        """Send one request to one instance and yield its response messages."""
+        stream = await self._client.direct(request, instance_id, context=context)
+        async for item in stream:
+            data = item.data() if hasattr(item, "data") else item
+            if data is not None:
+                yield data

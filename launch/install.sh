@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install framecast into .venv (Python 3.11): the frontend, the worker with its diffusers
+# backend, and with --tests the test tools plus an etcd server (Debian's etcd-server).
+#
+#   bash launch/install.sh            # to run framecast
+#   bash launch/install.sh --tests    # to run its tests too
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) with_tests=1 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-}
+if [[ -z "$python" ]]; then
+  python=$(command -v python3.11 || command -v python3)
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  echo "creating .venv with $("$python" --version)"
+  "$python" -m venv .venv
+fi
+
+extras="frontend,worker"
+if (( with_tests )); then extras="$extras,test"; fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+
+if (( with_tests )) && ! command -v etcd >/dev/null; then
+  sudo=""
+  if (( EUID != 0 )); then sudo="sudo"; fi
+  echo "installing etcd-server (tests start a real etcd)"
+  $sudo apt-get install -y -qq etcd-server >/dev/null \
+    || { $sudo apt-get update -qq && $sudo apt-get install -y -qq etcd-server >/dev/null; }
+fi
+echo "framecast installed in .venv"

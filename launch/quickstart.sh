@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# framecast quickstart, on one machine with no GPU and no etcd (file discovery):
+# builds the tiny random Wan2.1 model if absent, starts a worker and the frontend, sends one
+# request, writes out.mp4, and stops what it started. Install first: bash launch/install.sh
+#
+#   bash launch/quickstart.sh [--port N] [--output out.mp4] [--work-dir .quickstart] [--model-dir models/tiny-random-t2v]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source launch/lib.sh
+
+port=""
+output=out.mp4
+work=.quickstart
+model_dir=models/tiny-random-t2v
+while (( $# )); do
+  case "$1" in
+    --port) port=$2; shift 2 ;;
+    --output) output=$2; shift 2 ;;
+    --work-dir) work=$2; shift 2 ;;
+    --model-dir) model_dir=$2; shift 2 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "quickstart.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+PY=$(framecast_python)
+model=$(basename "$model_dir")
+rm -rf "$work/kv"
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+port=${port:-$(framecast_free_port)}
+url="http://127.0.0.1:$port"
+
+if [[ ! -f "$model_dir/model_index.json" ]]; then
+  echo "building the tiny random model in $model_dir"
+  "$PY" -m framecast.components.tiny_model "$model_dir" >"$work/build-model.log" 2>&1
+fi
+
+export DYN_DISCOVERY_BACKEND=file DYN_FILE_KV="$work/kv"
+framecast_loopback_planes
+trap framecast_stop_all EXIT
+framecast_start worker "$work/worker.log" \
+  "$PY" -m framecast.components.worker --model-path "$model_dir" --fs-url "file://$work/outputs" --discovery file
+framecast_start frontend "$work/frontend.log" "$PY" -m framecast.frontend --port "$port" --discovery file
+echo "waiting for the worker to register (loading torch takes a few seconds)"
+framecast_wait_for_model "$url" "$model" 300
+
+request='{"model": "'"$model"'", "prompt": "a red fox running through fresh snow", "size": "64x64", "num_frames": 17, "fps": 8, "num_inference_steps": 8, "seed": 42, "response_format": "b64_json"}'
+echo "the request (the same with curl: curl -X POST $url/v1/videos/generations -H 'content-type: application/json' -d '$request'):"
+"$PY" - "$url" "$request" "$output" <<'PYEOF'
+import base64, io, json, sys, urllib.error, urllib.request
+import av
+url, body, output = sys.argv[1:]
+request = urllib.request.Request(url + "/v1/videos/generations", data=body.encode(), headers={"content-type": "application/json"})
+try:
+    response = json.load(urllib.request.urlopen(request, timeout=600))
+except urllib.error.HTTPError as error:
+    sys.exit(f"request failed with {error.code}: {error.read().decode()}")
+data = base64.b64decode(response["data"][0]["b64_json"])
+with open(output, "wb") as file:
+    file.write(data)
+with av.open(io.BytesIO(data)) as container:
+    stream = container.streams.video[0]
+    frames = sum(1 for _ in container.decode(stream))
+    print(f"{response['id']}: {frames} frames, {stream.width}x{stream.height} at {stream.average_rate} fps, "
+          f"{stream.codec_context.name}, generated in {response['inference_time_s']}s")
+PYEOF
+echo "wrote $(cd "$(dirname "$output")" && pwd)/$(basename "$output") (random weights: the picture is noise)"

@@ -1,0 +1,42 @@
+"""Wire models shared by the frontend and the workers.
+
+This package depends on pydantic only: nothing from framecast.frontend or framecast.components.
+"""
+
+from framecast.protocol.errors import ErrorBody, ErrorResponse, RequestFieldError
+from framecast.protocol.routing import (
+    GENERATE_ENDPOINT,
+    MODEL_CARD_KEY,
+    VIDEO_COMPONENT,
+    discovery_environment,
+    generate_endpoint_path,
+)
+from framecast.protocol.videos import (
+    GenerationKnobs,
+    VideoData,
+    VideoGenerationRequest,
+    VideoGenerationResponse,
+    VideoNvExt,
+    WorkerVideoMessage,
+    WorkerVideoRequest,
+    parse_size,
+)
+
+__all__ = [
+    "ErrorBody",
+    "ErrorResponse",
+    "RequestFieldError",
+    "GENERATE_ENDPOINT",
+    "MODEL_CARD_KEY",
+    "VIDEO_COMPONENT",
+    "generate_endpoint_path",
+    "discovery_environment",
+    "GenerationKnobs",
+    "VideoData",
+    "VideoGenerationRequest",
+    "VideoGenerationResponse",
+    "VideoNvExt",
+    "WorkerVideoMessage",
+    "WorkerVideoRequest",
+    "parse_size",
+]

@@ -1,0 +1,195 @@
+"""Video generation request and response models.
+
+A request carries its knobs either at top level or, in the shape NVIDIA Dynamo's frontend
+uses, under `nvext`. `GenerationKnobs` is the merged view both sides work with.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from framecast.protocol.errors import ErrorBody, RequestFieldError
+
+# Generous outer bounds that reject absurd input before it reaches a worker; the model a
+# worker serves applies its own, tighter limits.
+MAX_SIDE = 8192
+MAX_FRAMES = 10_000
+MAX_FPS = 240
+MAX_STEPS = 1000
+MAX_SECONDS = 600
+MAX_SEED = 2**63 - 1
+
+_SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+ResponseFormat = Literal["url", "b64_json"]
+
+
+def parse_size(size: str, param: str = "size") -> tuple[int, int]:
+    """Parse "WxH" into (width, height)."""
+    match = _SIZE_PATTERN.match(size)
+    if not match:
+        raise RequestFieldError(param, f"{param} must be 'WIDTHxHEIGHT', for example '832x480'; got {size!r}")
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise RequestFieldError(param, f"{param}: width and height must be between 1 and {MAX_SIDE}; got {size!r}")
+    return width, height
+
+
+class VideoNvExt(BaseModel):
+    """Knobs in NVIDIA Dynamo's `nvext` shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: int | None = Field(default=None, ge=1, le=MAX_FPS)
+    num_frames: int | None = Field(default=None, ge=1, le=MAX_FRAMES)
+    negative_prompt: str | None = None
+    num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
+    guidance_scale: float | None = Field(default=None, ge=0)
+    guidance_scale_2: float | None = Field(default=None, ge=0)
+    boundary_ratio: float | None = Field(default=None, ge=0, le=1)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    annotations: list[str] | None = None
+
+
+# Knobs that may appear both at top level and under nvext.
+_SHARED_KNOBS = ("fps", "num_frames", "negative_prompt", "num_inference_steps", "guidance_scale", "seed")
+
+
+class GenerationKnobs(BaseModel):
+    """What the client asked for, merged from both shapes; None means "model default"."""
+
+    prompt: str
+    negative_prompt: str | None = None
+    width: int | None = None
+    height: int | None = None
+    num_frames: int | None = None
+    seconds: float | None = None
+    fps: int | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    guidance_scale_2: float | None = None
+    boundary_ratio: float | None = None
+    seed: int | None = None
+
+
+class VideoGenerationRequest(BaseModel):
+    """Body of `POST /v1/videos/generations`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1)
+    # Optional when exactly one model is served.
+    model: str | None = Field(default=None, min_length=1)
+    negative_prompt: str | None = None
+    # OpenAI sends seconds as a string ("4"); accept numbers too.
+    seconds: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
+    size: str | None = None
+    fps: int | None = Field(default=None, ge=1, le=MAX_FPS)
+    num_frames: int | None = Field(default=None, ge=1, le=MAX_FRAMES)
+    num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
+    guidance_scale: float | None = Field(default=None, ge=0)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    response_format: ResponseFormat = "url"
+    output_format: Literal["mp4"] | None = None
+    stream: bool = False
+    user: str | None = None
+    input_reference: str | None = None
+    nvext: VideoNvExt | None = None
+
+    @field_validator("seconds", mode="before")
+    @classmethod
+    def _seconds_from_string(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                raise ValueError(f"seconds must be a number of seconds, for example \"4\"; got {value!r}") from None
+        return value
+
+    @field_validator("size")
+    @classmethod
+    def _size_is_wxh(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_size(value)
+            except RequestFieldError as error:
+                raise ValueError(error.message) from None
+        return value
+
+    def knobs(self) -> GenerationKnobs:
+        """Merge top-level and nvext knobs; the same knob given twice must agree."""
+        merged: dict[str, object] = {}
+        for name in _SHARED_KNOBS:
+            top = getattr(self, name)
+            nested = getattr(self.nvext, name) if self.nvext is not None else None
+            if top is not None and nested is not None and top != nested:
+                raise RequestFieldError(
+                    f"nvext.{name}",
+                    f"{name} is given at top level ({top!r}) and under nvext ({nested!r}) with different values",
+                    code="conflicting_value",
+                )
+            merged[name] = top if top is not None else nested
+        width = height = None
+        if self.size is not None:
+            width, height = parse_size(self.size)
+        return GenerationKnobs(
+            prompt=self.prompt,
+            width=width,
+            height=height,
+            seconds=self.seconds,
+            guidance_scale_2=self.nvext.guidance_scale_2 if self.nvext else None,
+            boundary_ratio=self.nvext.boundary_ratio if self.nvext else None,
+            **merged,
+        )
+
+
+class WorkerVideoRequest(VideoGenerationRequest):
+    """What a worker accepts on the request plane.
+
+    The public request plus framecast's routing fields. Unknown fields are ignored rather
+    than refused so that other frontends (NVIDIA Dynamo's own) can send their shape.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: str | None = None
+
+
+class VideoData(BaseModel):
+    output_format: str = "mp4"
+    url: str | None = None
+    b64_json: str | None = None
+    fps: int
+
+
+class VideoGenerationResponse(BaseModel):
+    """Body of a completed `POST /v1/videos/generations`."""
+
+    id: str
+    object: Literal["video"] = "video"
+    model: str
+    status: Literal["queued", "in_progress", "completed", "failed"] = "completed"
+    progress: int = Field(default=100, ge=0, le=100)
+    created: int
+    data: list[VideoData] = Field(default_factory=list)
+    inference_time_s: float | None = None
+    error: str | None = None
+    # The seed the video was made with, so a client can reproduce it.
+    seed: int | None = None
+
+
+class WorkerVideoMessage(VideoGenerationResponse):
+    """One message of a worker's response stream.
+
+    A worker sends exactly one message (the final one) unless the request asked for a
+    stream; then progress messages come first. `error` stays a plain string so NVIDIA
+    Dynamo's frontend can read it; `error_detail` carries the structured form.
+    """
+
+    stage: str | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    error_detail: ErrorBody | None = None

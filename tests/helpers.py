@@ -1,0 +1,217 @@
+"""Real processes for the tests: etcd, framecast workers and frontends, and MP4 decoding."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import httpx
+import numpy as np
+
+# Process start-up on a loaded 2-core machine (torch import, model load) can take a while.
+START_TIMEOUT_S = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ManagedProcess:
+    """A child process with its output in a log file, stopped at teardown."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_for_log(self, pattern: str, timeout: float = START_TIMEOUT_S) -> re.Match:
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            match = regex.search(self.log_text())
+            if match:
+                return match
+            if not self.alive():
+                raise AssertionError(f"{self.name} exited ({self.process.returncode}) before logging {pattern!r}:\n{self.tail()}")
+            time.sleep(0.05)
+        raise AssertionError(f"{self.name} did not log {pattern!r} within {timeout}s:\n{self.tail()}")
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+class EtcdServer:
+    """A throwaway single-node etcd on loopback."""
+
+    def __init__(self, data_dir: Path, log_dir: Path):
+        binary = shutil.which("etcd")
+        if binary is None:
+            raise RuntimeError("etcd is not installed; the test set-up installs it (apt-get install etcd-server)")
+        client_port, peer_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{client_port}"
+        peer_url = f"http://127.0.0.1:{peer_port}"
+        argv = [
+            binary, "--name", "test", "--data-dir", str(data_dir),
+            "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+            "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+            "--initial-cluster", f"test={peer_url}",
+            "--heartbeat-interval", "10", "--election-timeout", "50",
+            "--auto-compaction-retention", "1", "--log-level", "error",
+        ]  # fmt: skip
+        self.process = ManagedProcess("etcd", argv, dict(os.environ), log_dir)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"etcd did not become healthy:\n{self.process.tail()}")
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+@dataclass
+class Discovery:
+    """How the processes of one test stack find each other."""
+
+    backend: str  # etcd | file
+    env: dict[str, str]
+
+
+def stack_env(backend: str, etcd_url: str | None, file_dir: Path | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            # Keep every plane on loopback.
+            "DYN_TCP_RPC_HOST": "127.0.0.1",
+            "DYN_TCP_RESPONSE_STREAM_HOST": "127.0.0.1",
+            "DYN_EVENT_PLANE_HOST": "127.0.0.1",
+            "DYN_DISCOVERY_BACKEND": backend,
+            "PYTHONUNBUFFERED": "1",
+            # Two workers share two cores in CI.
+            "OMP_NUM_THREADS": "1",
+        }
+    )
+    if etcd_url:
+        env["ETCD_ENDPOINTS"] = etcd_url
+    if file_dir:
+        env["DYN_FILE_KV"] = str(file_dir)
+    return env
+
+
+def start_worker(
+    discovery: Discovery, model_path: Path, namespace: str, fs_url: str, log_dir: Path, name: str, *extra: str
+) -> ManagedProcess:
+    argv = [
+        sys.executable, "-m", "framecast.components.worker",
+        "--model-path", str(model_path), "--backend", "diffusers", "--fs-url", fs_url,
+        "--namespace", namespace, "--discovery", discovery.backend, *extra,
+    ]  # fmt: skip
+    return ManagedProcess(name, argv, discovery.env, log_dir)
+
+
+def start_frontend(discovery: Discovery, namespace: str, log_dir: Path, name: str) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "framecast.frontend", "--host", "127.0.0.1", "--port", str(port),
+        "--namespace", namespace, "--discovery", discovery.backend,
+    ]  # fmt: skip
+    process = ManagedProcess(name, argv, discovery.env, log_dir)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise AssertionError(f"{name} exited before serving:\n{process.tail()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return process, base_url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{name} did not serve /health:\n{process.tail()}")
+
+
+def served_workers(base_url: str) -> dict[str, int]:
+    models = httpx.get(f"{base_url}/v1/models", timeout=10).json()["data"]
+    return {model["id"]: model["workers"] for model in models}
+
+
+def wait_for_workers(base_url: str, model: str, count: int, timeout: float = START_TIMEOUT_S, processes=()) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if served_workers(base_url).get(model, 0) == count:
+            return
+        for process in processes:
+            if not process.alive():
+                raise AssertionError(f"{process.name} exited:\n{process.tail()}")
+        time.sleep(0.1)
+    raise AssertionError(f"{model} never had {count} workers; last seen {served_workers(base_url)}")
+
+
+@dataclass
+class DecodedVideo:
+    frames: np.ndarray  # (count, height, width, 3) uint8
+    fps: Fraction
+    codec: str
+    pix_fmt: str
+
+    @property
+    def count(self) -> int:
+        return self.frames.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.frames.shape[2]
+
+    @property
+    def height(self) -> int:
+        return self.frames.shape[1]
+
+
+def decode_mp4(data: bytes) -> DecodedVideo:
+    with av.open(io.BytesIO(data), format="mp4") as container:
+        stream = container.streams.video[0]
+        frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
+        return DecodedVideo(frames, stream.average_rate, stream.codec_context.name, stream.codec_context.pix_fmt)

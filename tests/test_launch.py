@@ -1,0 +1,73 @@
+"""The scripts a person runs: the quickstart for real, t2v.sh's plan (its models need a GPU)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import decode_mp4
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_script(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    # Run the scripts with this interpreter, as they would with the project's .venv.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return subprocess.run(["bash", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_quickstart_writes_a_decodable_mp4_and_stops_what_it_started(tiny_model, tmp_path):
+    output = tmp_path / "out.mp4"
+    result = run_script(
+        "launch/quickstart.sh", "--output", str(output), "--work-dir", str(tmp_path / "work"),
+        "--model-dir", str(tiny_model),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    video = decode_mp4(output.read_bytes())
+    assert (video.count, video.width, video.height, video.fps) == (17, 64, 64, 8)
+    assert f"wrote {output}" in result.stdout
+    leftovers = subprocess.run(["pgrep", "-f", f"{tmp_path}/work"], capture_output=True, text=True).stdout
+    assert leftovers == "", f"quickstart left processes running: {leftovers}"
+
+
+@pytest.mark.parametrize(
+    ("size", "model", "tp"),
+    [("1b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "1"), ("14b", "Wan-AI/Wan2.1-T2V-14B-Diffusers", "1")],
+)
+def test_t2v_plans_the_wan_model_of_each_size(size, model, tp):
+    result = run_script("launch/t2v.sh", "--wan-size", size, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    worker = next(line for line in result.stdout.splitlines() if line.startswith("worker:"))
+    assert f"--model-path {model} " in worker and f"--tp {tp} " in worker and "--discovery file" in worker
+    assert f'"model": "{model}"' in result.stdout
+
+
+def test_t2v_takes_overrides_and_starts_etcd_only_when_none_is_given():
+    result = run_script(
+        "launch/t2v.sh", "--wan-size", "14b", "--tp", "2", "--discovery", "etcd", "--fs-url", "s3://bucket/videos",
+        "--model-path", "/models/wan14b", "--dry-run",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if line.startswith(("etcd:", "worker:")))
+    assert "--model-path /models/wan14b --backend diffusers --tp 2 --fs-url s3://bucket/videos --discovery etcd" in lines["worker"]
+    assert "--listen-client-urls http://127.0.0.1:2379" in lines["etcd"]
+    env = dict(os.environ, ETCD_ENDPOINTS="http://127.0.0.1:12379")
+    result = subprocess.run(
+        ["bash", "launch/t2v.sh", "--wan-size", "1b", "--discovery", "etcd", "--dry-run"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert not any(line.startswith("etcd:") for line in result.stdout.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [(["--wan-size", "2b"], "--wan-size"), (["--wan-size", "1b", "--discovery", "nats"], "--discovery"), (["--bogus"], "--bogus")],
+)
+def test_t2v_refuses_bad_options(argv, complaint):
+    result = run_script("launch/t2v.sh", *argv, "--dry-run")
+    assert result.returncode == 2 and complaint in result.stderr

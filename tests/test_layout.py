@@ -1,0 +1,58 @@
+"""The house rules, checked: what each package may import, and what the distribution holds."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# package folder -> module prefixes it must never import
+FORBIDDEN = {
+    "protocol": ("framecast.frontend", "framecast.components", "dynamo", "torch", "fastapi", "starlette"),
+    "frontend": ("framecast.components", "torch", "diffusers", "transformers", "av"),
+    "components": ("framecast.frontend", "fastapi", "starlette", "uvicorn"),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_packages_import_only_what_the_layout_allows(package):
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for module in imported_modules(path):
+            if any(module == banned or module.startswith(banned + ".") for banned in FORBIDDEN[package]):
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []
+
+
+def test_the_frontend_runs_without_torch():
+    code = "import sys, framecast.frontend.app, framecast.frontend.__main__; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_wheel_holds_only_framecast(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("framecast-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names if not name.startswith("framecast-")}
+    assert top_level == {"framecast"}
+    for module in ("protocol/videos.py", "frontend/app.py", "components/worker.py", "components/backends/diffusers_backend.py"):
+        assert f"framecast/{module}" in names
