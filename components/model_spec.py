@@ -53,6 +53,20 @@ class ModelSpec:
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
+    def card(self) -> dict:
+        """What frontends show of this spec (it travels in the worker's model card)."""
+        return {
+            "defaults": {
+                "size": f"{self.width}x{self.height}",
+                "num_frames": self.num_frames,
+                "fps": self.fps,
+                "num_inference_steps": self.num_inference_steps,
+                "guidance_scale": self.guidance_scale,
+                "negative_prompt": self.negative_prompt,
+            },
+            "limits": {"num_frames": f"{self.frame_step}k+1", "size_multiple": self.size_multiple},
+        }
+
     @classmethod
     def from_json(cls, data: dict) -> ModelSpec:
         known = {field.name for field in dataclasses.fields(cls)}

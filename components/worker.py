@@ -18,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-from framecast.protocol import MODEL_CARD_KEY, discovery_environment, generate_endpoint_path
+from framecast.protocol import MODEL_CARD_KEY, add_discovery_arguments, discovery_environment, generate_endpoint_path
 
 log = logging.getLogger("framecast.worker")
 
@@ -38,15 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="fsspec URL where videos are written (default: file://<current dir>/outputs)",
     )
-    parser.add_argument("--namespace", default="framecast", help="Dynamo namespace shared with the frontend")
-    parser.add_argument(
-        "--discovery",
-        default=os.environ.get("DYN_DISCOVERY_BACKEND", "etcd"),
-        choices=["etcd", "file", "kubernetes", "mem"],
-        help="Dynamo discovery backend (default: $DYN_DISCOVERY_BACKEND or etcd)",
-    )
-    parser.add_argument("--etcd-endpoints", help="etcd URLs, comma separated (default: $ETCD_ENDPOINTS)")
-    parser.add_argument("--file-kv-dir", help="folder of the file discovery backend (default: $DYN_FILE_KV)")
+    add_discovery_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
     parser.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (GPUs per model replica)")
@@ -110,7 +102,7 @@ async def serve(args: argparse.Namespace) -> None:
         name,
         worker_type=WorkerType.Aggregated,
         runtime_config=runtime_config,
-        user_data={"framecast": {"backend": backend.name, "spec": spec.to_json()}},
+        user_data={"framecast": {"backend": backend.name, **spec.card()}},
     )
     log.info(
         "framecast worker ready: model %s, backend %s, instance %x, namespace %s, outputs %s",
@@ -136,7 +128,7 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.environ.update(discovery_environment(args.discovery, args.etcd_endpoints, args.file_kv_dir))
+    os.environ.update(discovery_environment(args))
     import uvloop
 
     try:

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-from framecast.protocol import discovery_environment
+from framecast.protocol import add_discovery_arguments, discovery_environment
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,15 +19,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--namespace", default="framecast", help="Dynamo namespace of the workers")
-    parser.add_argument(
-        "--discovery",
-        default=os.environ.get("DYN_DISCOVERY_BACKEND", "etcd"),
-        choices=["etcd", "file", "kubernetes", "mem"],
-        help="Dynamo discovery backend (default: $DYN_DISCOVERY_BACKEND or etcd)",
-    )
-    parser.add_argument("--etcd-endpoints", help="etcd URLs, comma separated (default: $ETCD_ENDPOINTS)")
-    parser.add_argument("--file-kv-dir", help="folder of the file discovery backend (default: $DYN_FILE_KV)")
+    add_discovery_arguments(parser)
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
 
@@ -35,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.environ.update(discovery_environment(args.discovery, args.etcd_endpoints, args.file_kv_dir))
+    os.environ.update(discovery_environment(args))
 
     import uvicorn
 

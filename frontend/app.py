@@ -66,7 +66,8 @@ def create_app(settings: FrontendSettings) -> FastAPI:
                     "task": "text-to-video",
                     "workers": len(model.instances),
                     "backends": sorted({instance.backend for instance in model.instances if instance.backend}),
-                    "defaults": model.instances[0].spec,
+                    "defaults": model.instances[0].defaults,
+                    "limits": model.instances[0].limits,
                 }
                 for name, model in sorted(models.items())
             ],

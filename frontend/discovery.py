@@ -27,7 +27,8 @@ class WorkerInstance:
     instance_id: int
     model: str
     backend: str | None
-    spec: dict[str, Any]
+    defaults: dict[str, Any]
+    limits: dict[str, Any]
 
 
 @dataclass
@@ -57,7 +58,9 @@ def _parse_card(instance_id: int, card_json: str) -> WorkerInstance | None:
     model = runtime_data.get(MODEL_CARD_KEY) or card.get("display_name")
     if not model:
         return None
-    return WorkerInstance(instance_id, model, framecast.get("backend"), framecast.get("spec") or {})
+    return WorkerInstance(
+        instance_id, model, framecast.get("backend"), framecast.get("defaults") or {}, framecast.get("limits") or {}
+    )
 
 
 class WorkerDirectory:
@@ -76,6 +79,8 @@ class WorkerDirectory:
 
     async def start(self) -> None:
         self._client = await self._endpoint.client()
+        # The runtime's public view of the model cards registered on one endpoint, kept
+        # current by its discovery watch (the class also tracks forward-pass metrics).
         self._cards = FpmEventSubscriber(self._endpoint)
         self._cards.start_tracking()
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install framecast into .venv (Python 3.11): the frontend, the worker with its diffusers
-# backend, and with --tests the test tools plus an etcd server (Debian's etcd-server).
+# backend, and with --tests the test tools, NVIDIA Dynamo's own frontend and an etcd server
+# (Debian's etcd-server).
 #
 #   bash launch/install.sh            # to run framecast
 #   bash launch/install.sh --tests    # to run its tests too
@@ -11,7 +12,7 @@ with_tests=0
 for arg in "$@"; do
   case "$arg" in
     --tests) with_tests=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -28,6 +29,10 @@ fi
 extras="frontend,worker"
 if (( with_tests )); then extras="$extras,test"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+if (( with_tests )); then
+  # NVIDIA Dynamo's own frontend, to check framecast workers behind it.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ai-dynamo==1.6.1
+fi
 
 if (( with_tests )) && ! command -v etcd >/dev/null; then
   sudo=""

@@ -8,6 +8,7 @@ from framecast.protocol.routing import (
     GENERATE_ENDPOINT,
     MODEL_CARD_KEY,
     VIDEO_COMPONENT,
+    add_discovery_arguments,
     discovery_environment,
     generate_endpoint_path,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "MODEL_CARD_KEY",
     "VIDEO_COMPONENT",
     "generate_endpoint_path",
+    "add_discovery_arguments",
     "discovery_environment",
     "GenerationKnobs",
     "VideoData",

@@ -5,6 +5,9 @@ instance serves is in its model card (registered as ModelType.Videos), so a fron
 needs no per-worker configuration.
 """
 
+import argparse
+import os
+
 VIDEO_COMPONENT = "video"
 GENERATE_ENDPOINT = "generate"
 # Key under the model card's runtime_data naming the model an instance serves.
@@ -15,11 +18,24 @@ def generate_endpoint_path(namespace: str) -> str:
     return f"{namespace}.{VIDEO_COMPONENT}.{GENERATE_ENDPOINT}"
 
 
-def discovery_environment(backend: str, etcd_endpoints: str | None, file_kv_dir: str | None) -> dict[str, str]:
-    """Environment the Dynamo runtime reads for the discovery a command line asked for."""
-    env = {"DYN_DISCOVERY_BACKEND": backend}
-    if etcd_endpoints:
-        env["ETCD_ENDPOINTS"] = etcd_endpoints
-    if file_kv_dir:
-        env["DYN_FILE_KV"] = file_kv_dir
+def add_discovery_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags by which a worker or a frontend finds the others (the same on both sides)."""
+    parser.add_argument("--namespace", default="framecast", help="Dynamo namespace shared by workers and frontends")
+    parser.add_argument(
+        "--discovery",
+        default=os.environ.get("DYN_DISCOVERY_BACKEND", "etcd"),
+        choices=["etcd", "file", "kubernetes", "mem"],
+        help="Dynamo discovery backend (default: $DYN_DISCOVERY_BACKEND or etcd)",
+    )
+    parser.add_argument("--etcd-endpoints", help="etcd URLs, comma separated (default: $ETCD_ENDPOINTS)")
+    parser.add_argument("--file-kv-dir", help="folder of the file discovery backend (default: $DYN_FILE_KV)")
+
+
+def discovery_environment(args: argparse.Namespace) -> dict[str, str]:
+    """Environment the Dynamo runtime reads for the discovery those flags asked for."""
+    env = {"DYN_DISCOVERY_BACKEND": args.discovery}
+    if args.etcd_endpoints:
+        env["ETCD_ENDPOINTS"] = args.etcd_endpoints
+    if args.file_kv_dir:
+        env["DYN_FILE_KV"] = args.file_kv_dir
     return env

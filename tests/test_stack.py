@@ -175,7 +175,8 @@ def test_body_that_is_not_json_is_a_400(stack):
 def test_models_lists_the_served_model_with_its_workers(stack):
     (model,) = httpx.get(f"{stack.base_url}/v1/models").json()["data"]
     assert model["id"] == MODEL and model["object"] == "model" and model["workers"] == 2
-    assert model["defaults"]["num_frames"] == 9
+    assert model["defaults"]["num_frames"] == 9 and model["defaults"]["size"] == "64x64"
+    assert model["limits"] == {"num_frames": "4k+1", "size_multiple": 16}
     health = httpx.get(f"{stack.base_url}/health")
     assert health.status_code == 200 and health.json()["workers"] == 2
 
