@@ -117,7 +117,7 @@ class VideoRequestHandler:
         reached = 0
 
         def report(stage: str, step: int | None, total: int | None) -> None:
-            # Runs in the generation and encoding threads, one after the other.
+            # Runs in the generation thread, then on the event loop for encoding and storing.
             nonlocal reached
             if stop.is_set():
                 raise GenerationCancelled()
