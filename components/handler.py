@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from framecast.components.backends import GenerationCancelled, VideoBackend
 from framecast.components.encoding import EncoderSettings, encode_mp4
-from framecast.components.model_spec import GenerationParams, ModelSpec
+from framecast.components.registry import GenerationParams, ModelSpec
 from framecast.components.storage import OutputStore, safe_object_name
 from framecast.protocol import (
     ErrorBody,
@@ -156,8 +156,16 @@ class VideoRequestHandler:
         if parsed.model is not None and parsed.model != self.model_name:
             raise RequestFieldError("model", f"this worker serves {self.model_name!r}, not {parsed.model!r}", code="model_not_found")
         if parsed.input_reference is not None:
+            if "i2v" not in self.spec.tasks:
+                message = f"{self.model_name} is a text-to-video model; it takes no input_reference"
+            else:
+                message = f"input_reference: image input is not accepted by framecast workers yet ({self.model_name})"
+            raise RequestFieldError("input_reference", message, code="unsupported_value")
+        if "t2v" not in self.spec.tasks:
             raise RequestFieldError(
-                "input_reference", f"{self.model_name} is a text-to-video model; it takes no input_reference", code="unsupported_value"
+                "input_reference",
+                f"{self.model_name} is an image-to-video model and needs input_reference, which workers do not take yet",
+                code="missing_field",
             )
         return self.spec.resolve(parsed.knobs(), self.model_name)
 
@@ -175,10 +183,10 @@ class VideoRequestHandler:
                 request_id, params.width, params.height, params.num_frames, params.num_inference_steps, params.seed,
             )
             started = time.perf_counter()
-            frames = await asyncio.to_thread(self.backend.generate, params, report)
-            inference_time = time.perf_counter() - started
+            generated = await asyncio.to_thread(self.backend.generate, params, report)
+            inference_time = generated.inference_time_s or time.perf_counter() - started
         report("encoding", None, None)
-        video = await asyncio.to_thread(encode_mp4, frames, params.fps, self.encoder)
+        video = await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder)
         data = VideoData(output_format="mp4", fps=params.fps)
         if response_format == "b64_json":
             data.b64_json = base64.b64encode(video).decode("ascii")

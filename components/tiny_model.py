@@ -16,22 +16,14 @@ import logging
 import sys
 from pathlib import Path
 
-from framecast.components.model_spec import SPEC_FILE, ModelSpec
+from framecast.components.registry import SPEC_FILE
 
 log = logging.getLogger("framecast.tiny_model")
 
 DEFAULT_DIR = "models/tiny-random-t2v"
 
-# Defaults a request gets when it omits a knob: small enough for a CPU test in seconds.
-TINY_SPEC = ModelSpec(
-    width=64,
-    height=64,
-    num_frames=9,
-    fps=8,
-    num_inference_steps=4,
-    guidance_scale=5.0,
-    negative_prompt="",
-)
+# The registry entry whose defaults and limits the tiny model follows.
+TINY_REGISTRY_ID = "framecast/tiny-random-wan2.1-t2v"
 
 _VOCABULARY_TEXT = (
     "a an the of in on at with and or to from by over under through into a cat dog bird fish "
@@ -122,7 +114,7 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0, force: bool = False)
         return output
     output.mkdir(parents=True, exist_ok=True)
     build_tiny_pipeline(seed).save_pretrained(output)
-    (output / SPEC_FILE).write_text(json.dumps(TINY_SPEC.to_json(), indent=2) + "\n")
+    (output / SPEC_FILE).write_text(json.dumps({"registry_id": TINY_REGISTRY_ID}, indent=2) + "\n")
     log.info("tiny model written to %s", output)
     return output
 

@@ -23,6 +23,11 @@ from framecast.protocol import MODEL_CARD_KEY, add_discovery_arguments, discover
 log = logging.getLogger("framecast.worker")
 
 
+def _on_off(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A --flag / --no-flag pair whose default None means "the backend decides"."""
+    parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="framecast-worker", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -32,18 +37,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--served-model-name",
         help="name clients put in `model` (default: the hub id, or the folder name of a local path)",
     )
-    parser.add_argument("--backend", default="diffusers", choices=["diffusers"], help="generation backend")
+    parser.add_argument(
+        "--model-spec",
+        help="registry id whose defaults and limits apply (default: found from the model path)",
+    )
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "sglang", "diffusers"],
+        help="auto: sglang when it is installed, a GPU is present and it runs the model; else diffusers",
+    )
     parser.add_argument(
         "--fs-url",
         default=None,
         help="fsspec URL where videos are written (default: file://<current dir>/outputs)",
     )
     add_discovery_arguments(parser)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
-    parser.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (GPUs per model replica)")
-    parser.add_argument("--video-preset", default="medium", help="x264 preset (ultrafast ... veryslow)")
-    parser.add_argument("--video-crf", type=int, default=20, help="x264 constant rate factor (0-51, lower is better)")
+    parser.add_argument(
+        "--ignore-support",
+        action="store_true",
+        help="start even when the registry judges this machine unable to run the model",
+    )
+
+    common = parser.add_argument_group("both backends")
+    common.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    common.add_argument("--dtype", default="auto", help="auto (the model's), float32, bfloat16 or float16")
+    common.add_argument("--flow-shift", type=float, help="scheduler flow shift (default: the model's)")
+    _on_off(common, "--compile", "torch.compile the DiT")
+
+    sglang = parser.add_argument_group("sglang backend: parallelism and memory")
+    sglang.add_argument("--num-gpus", type=int, help="GPUs for one model replica (default: the largest degree)")
+    sglang.add_argument("--tp", type=int, help="tensor-parallel degree")
+    sglang.add_argument("--sp", type=int, help="sequence-parallel degree")
+    sglang.add_argument("--ulysses-degree", type=int, help="Ulysses sequence-parallel degree")
+    sglang.add_argument("--ring-degree", type=int, help="ring-attention sequence-parallel degree")
+    _on_off(sglang, "--cfg-parallel", "run the two CFG branches on different GPUs")
+    _on_off(sglang, "--dit-cpu-offload", "keep the DiT in CPU memory between uses")
+    _on_off(sglang, "--text-encoder-cpu-offload", "keep the text encoder in CPU memory")
+    _on_off(sglang, "--vae-cpu-offload", "keep the VAE in CPU memory")
+    _on_off(sglang, "--dit-layerwise-offload", "stream DiT layers from CPU memory")
+    sglang.add_argument("--attention-backend", help="sglang attention backend (default: its choice)")
+    sglang.add_argument(
+        "--sglang-pipeline",
+        choices=["auto", "sglang", "diffusers"],
+        help="DiffGenerator's own backend (default auto; diffusers on a machine without CUDA)",
+    )
+
+    diffusers = parser.add_argument_group("diffusers backend: memory")
+    _on_off(diffusers, "--vae-slicing", "decode the batch one video at a time")
+    _on_off(diffusers, "--vae-tiling", "decode in tiles (large sizes in less memory)")
+    diffusers.add_argument("--cpu-offload", choices=["none", "model", "sequential"], help="CPU offload of the pipeline")
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--video-preset", default="medium", help="x264 preset (ultrafast ... veryslow)")
+    output.add_argument("--video-crf", type=int, default=20, help="x264 constant rate factor (0-51, lower is better)")
     parser.add_argument(
         "--drain-timeout",
         type=float,
@@ -52,6 +99,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
+
+
+# Worker flags that become BackendOptions fields (same names).
+_BACKEND_FLAGS = (
+    "device", "dtype", "flow_shift", "compile", "num_gpus", "tp", "sp", "ulysses_degree", "ring_degree",
+    "cfg_parallel", "dit_cpu_offload", "text_encoder_cpu_offload", "vae_cpu_offload", "dit_layerwise_offload",
+    "attention_backend", "sglang_pipeline", "vae_slicing", "vae_tiling", "cpu_offload",
+)  # fmt: skip
+
+
+def backend_flags(args: argparse.Namespace) -> dict:
+    return {flag: getattr(args, flag) for flag in _BACKEND_FLAGS}
 
 
 def served_model_name(args: argparse.Namespace) -> str:
@@ -69,7 +128,8 @@ async def serve(args: argparse.Namespace) -> None:
     from framecast.components.backends import BackendOptions, load_backend
     from framecast.components.encoding import EncoderSettings
     from framecast.components.handler import VideoRequestHandler
-    from framecast.components.model_spec import ModelSpec
+    from framecast.components.hardware import detect_hardware
+    from framecast.components.registry import choose_backend, spec_for_model
     from framecast.components.storage import OutputStore
 
     loop = asyncio.get_running_loop()
@@ -80,10 +140,18 @@ async def serve(args: argparse.Namespace) -> None:
     name = served_model_name(args)
     fs_url = args.fs_url or (Path.cwd() / "outputs").as_uri()
     store = OutputStore(fs_url)
-    spec = ModelSpec.for_model_path(args.model_path)
-    backend = await asyncio.to_thread(
-        load_backend, args.backend, BackendOptions(model_path=args.model_path, device=args.device, dtype=args.dtype, tp=args.tp)
+    spec = spec_for_model(args.model_path, args.model_spec)
+    hardware = await asyncio.to_thread(detect_hardware)
+    backend_name = choose_backend(spec, hardware) if args.backend == "auto" else args.backend
+    support = spec.support(hardware, backend_name)
+    log.info(
+        "model %s follows registry entry %s (matched by %s); backend %s; support here: %s (%s)",
+        name, spec.id, spec.matched_by, backend_name, support.level, support.reason,
     )
+    if support.level == "not supported" and not args.ignore_support:
+        raise ValueError(f"{spec.id} is not supported here: {support.reason} (--ignore-support starts anyway)")
+    options = BackendOptions(model_path=args.model_path, spec=spec, **backend_flags(args))
+    backend = await asyncio.to_thread(load_backend, backend_name, options)
     handler = VideoRequestHandler(
         backend, spec, store, name, EncoderSettings(preset=args.video_preset, crf=args.video_crf)
     )
@@ -102,7 +170,16 @@ async def serve(args: argparse.Namespace) -> None:
         name,
         worker_type=WorkerType.Aggregated,
         runtime_config=runtime_config,
-        user_data={"framecast": {"backend": backend.name, **spec.card()}},
+        user_data={
+            "framecast": {
+                "backend": backend.name,
+                "support": {"level": support.level, "reason": support.reason},
+                "hardware": hardware.to_json(),
+                # What this worker will do with a request: one at a time, in arrival order.
+                "load_policy": {"max_concurrent": 1, "queue": "fifo", **backend.describe()},
+                **spec.card(),
+            }
+        },
     )
     log.info(
         "framecast worker ready: model %s, backend %s, instance %x, namespace %s, outputs %s",
@@ -122,6 +199,7 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.wait_for(serving, timeout=5)
     except (asyncio.TimeoutError, Exception) as error:  # shutdown races are not the user's problem
         log.debug("endpoint stopped with %r", error)
+    await asyncio.to_thread(backend.close)
     log.info("worker stopped")
 
 

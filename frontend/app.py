@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dynamo.runtime import DistributedRuntime
 from fastapi import FastAPI, Request
 
-from framecast.frontend.discovery import WorkerDirectory
+from framecast.frontend.discovery import ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
 from framecast.frontend.videos import router as videos_router
 
@@ -22,6 +22,32 @@ log = logging.getLogger(__name__)
 class FrontendSettings:
     namespace: str = "framecast"
     discovery: str = "etcd"
+
+
+_SUPPORT_ORDER = ("ready", "limited", "not supported")
+
+
+def model_entry(name: str, model: ServedModel, created: int) -> dict:
+    """A served model as /v1/models shows it: what it accepts, and who serves it."""
+    card = model.instances[0].card
+    levels = [instance.card.get("support", {}).get("level", "not supported") for instance in model.instances]
+    best = min(levels, key=lambda level: _SUPPORT_ORDER.index(level) if level in _SUPPORT_ORDER else len(_SUPPORT_ORDER))
+    return {
+        "id": name,
+        "object": "model",
+        "created": created,
+        "owned_by": "framecast",
+        "spec_id": card.get("spec_id"),
+        "family": card.get("family"),
+        "tasks": card.get("tasks", []),
+        "dtype": card.get("dtype"),
+        "defaults": card.get("defaults", {}),
+        "limits": card.get("limits", {}),
+        "gpu_memory_gb": card.get("gpu_memory_gb"),
+        "support": best,
+        "workers": len(model.instances),
+        "backends": sorted({instance.backend for instance in model.instances if instance.backend}),
+    }
 
 
 def create_app(settings: FrontendSettings) -> FastAPI:
@@ -54,22 +80,31 @@ def create_app(settings: FrontendSettings) -> FastAPI:
 
     @app.get("/v1/models")
     async def list_models(request: Request) -> dict:
+        return {
+            "object": "list",
+            "data": [
+                model_entry(name, model, request.app.state.started)
+                for name, model in sorted(request.app.state.directory.models().items())
+            ],
+        }
+
+    @app.get("/v1/runtime")
+    async def runtime_profile(request: Request) -> dict:
+        """Each live worker: its model, backend, hardware and effective load policy."""
         models = request.app.state.directory.models()
         return {
             "object": "list",
             "data": [
                 {
-                    "id": name,
-                    "object": "model",
-                    "created": request.app.state.started,
-                    "owned_by": "framecast",
-                    "task": "text-to-video",
-                    "workers": len(model.instances),
-                    "backends": sorted({instance.backend for instance in model.instances if instance.backend}),
-                    "defaults": model.instances[0].defaults,
-                    "limits": model.instances[0].limits,
+                    "instance": f"{instance.instance_id:x}",
+                    "model": name,
+                    "backend": instance.backend,
+                    "support": instance.card.get("support"),
+                    "hardware": instance.card.get("hardware"),
+                    "load_policy": instance.card.get("load_policy"),
                 }
                 for name, model in sorted(models.items())
+                for instance in model.instances
             ],
         }
 

@@ -26,9 +26,13 @@ log = logging.getLogger(__name__)
 class WorkerInstance:
     instance_id: int
     model: str
-    backend: str | None
-    defaults: dict[str, Any]
-    limits: dict[str, Any]
+    # What the worker published about itself: backend, spec (tasks, defaults, limits),
+    # support level, hardware, load policy.
+    card: dict[str, Any]
+
+    @property
+    def backend(self) -> str | None:
+        return self.card.get("backend")
 
 
 @dataclass
@@ -58,9 +62,7 @@ def _parse_card(instance_id: int, card_json: str) -> WorkerInstance | None:
     model = runtime_data.get(MODEL_CARD_KEY) or card.get("display_name")
     if not model:
         return None
-    return WorkerInstance(
-        instance_id, model, framecast.get("backend"), framecast.get("defaults") or {}, framecast.get("limits") or {}
-    )
+    return WorkerInstance(instance_id, model, framecast)
 
 
 class WorkerDirectory:

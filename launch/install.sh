@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Install framecast into .venv (Python 3.11): the frontend, the worker with its diffusers
-# backend, and with --tests the test tools, NVIDIA Dynamo's own frontend and an etcd server
-# (Debian's etcd-server).
+# Install framecast into .venv (Python 3.11): the frontend and the worker with its diffusers
+# backend; with --sglang the sglang backend too; with --tests also the test tools, NVIDIA
+# Dynamo's own frontend and an etcd server (Debian's etcd-server).
 #
 #   bash launch/install.sh            # to run framecast
-#   bash launch/install.sh --tests    # to run its tests too
+#   bash launch/install.sh --sglang   # with the sglang backend (SGLang's DiffGenerator)
+#   bash launch/install.sh --tests    # to run its tests too (includes --sglang)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_tests=0
+with_sglang=0
 for arg in "$@"; do
   case "$arg" in
-    --tests) with_tests=1 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --tests) with_tests=1 with_sglang=1 ;;
+    --sglang) with_sglang=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +32,12 @@ fi
 extras="frontend,worker"
 if (( with_tests )); then extras="$extras,test"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+if (( with_sglang )); then
+  # sglang's own dependency list pulls CUDA kernels; install it bare, then what it needs.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check torchvision==0.29.1
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps sglang==0.5.23
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sglang-0.5.23.txt
+fi
 if (( with_tests )); then
   # NVIDIA Dynamo's own frontend, to check framecast workers behind it.
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ai-dynamo==1.6.1

@@ -3,10 +3,11 @@
 #
 #   bash launch/t2v.sh --wan-size 1b|14b [options]
 #
-#   --wan-size 1b|14b      Wan-AI/Wan2.1-T2V-1.3B-Diffusers (TP 1) or Wan-AI/Wan2.1-T2V-14B-Diffusers (TP 2)
-#   --model-path PATH|ID   serve this folder or hub id instead
-#   --tp N                 tensor-parallel degree (default: 1 for 1b, 2 for 14b where the backend has TP)
-#   --backend NAME         worker backend (default: diffusers)
+#   --wan-size 1b|14b      Wan-AI/Wan2.1-T2V-1.3B-Diffusers or Wan-AI/Wan2.1-T2V-14B-Diffusers
+#   --model-path PATH|ID   serve this local copy (or hub id) of the chosen model instead
+#   --tp N                 tensor-parallel degree (default from the registry: 1 for 1b, 2 for 14b,
+#                          where the backend can split a model)
+#   --backend NAME         auto (default: sglang when installed and a GPU is present), sglang or diffusers
 #   --discovery etcd|file  etcd: uses $ETCD_ENDPOINTS, or starts a local etcd; file: one machine (default)
 #   --fs-url URL           where videos are written, any fsspec URL (default: file://$PWD/outputs)
 #   --port N               frontend port (default: 8000)
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/lib.sh
 
-wan_size="" model_path="" tp="" backend=diffusers discovery=file fs_url="" port=8000 host=127.0.0.1 dry_run=0
+wan_size="" model_path="" tp="" backend=auto discovery=file fs_url="" port=8000 host=127.0.0.1 dry_run=0
 while (( $# )); do
   case "$1" in
     --wan-size) wan_size=$2; shift 2 ;;
@@ -34,8 +35,8 @@ while (( $# )); do
 done
 
 case "$wan_size" in
-  1b) default_model=Wan-AI/Wan2.1-T2V-1.3B-Diffusers default_tp=1 ;;
-  14b) default_model=Wan-AI/Wan2.1-T2V-14B-Diffusers default_tp=2 ;;
+  1b) default_model=Wan-AI/Wan2.1-T2V-1.3B-Diffusers ;;
+  14b) default_model=Wan-AI/Wan2.1-T2V-14B-Diffusers ;;
   *) echo "t2v.sh: --wan-size must be 1b or 14b" >&2; exit 2 ;;
 esac
 case "$discovery" in
@@ -43,20 +44,25 @@ case "$discovery" in
   *) echo "t2v.sh: --discovery must be etcd or file" >&2; exit 2 ;;
 esac
 model_path=${model_path:-$default_model}
-if [[ -z "$tp" && "$backend" == diffusers && "$default_tp" != 1 ]]; then
-  # Tensor parallelism comes with the sglang backend; diffusers runs the model on one GPU.
-  echo "note: the diffusers backend has no tensor parallelism; serving on one GPU (TP 1, about 40 GB at bf16 for 14B)"
-  default_tp=1
-fi
-tp=${tp:-$default_tp}
 fs_url=${fs_url:-file://$PWD/outputs}
 PY=$(framecast_python)
-work=.t2v
-model=$model_path
-[[ -d "$model_path" ]] && model=$(basename "$(cd "$model_path" && pwd)")
 
+# The registry decides the backend and TP from what is installed and what hardware is here.
+plan_args=(--plan "$default_model" --backend "$backend")
+[[ -n "$tp" ]] && plan_args+=(--tp "$tp")
+plan=$("$PY" -m framecast.components.registry "${plan_args[@]}") || { echo "t2v.sh: no launch plan for $model_path" >&2; exit 1; }
+eval "$plan"
+backend=$plan_backend tp=$plan_tp
+echo "backend: $backend, TP $tp ($default_model is $plan_support here: $plan_reason)"
+[[ -n "$plan_notes" ]] && echo "note: $plan_notes"
+work=.t2v
+# A local copy keeps the name and the registry entry of the model it is a copy of.
+model=$default_model
 worker_cmd=("$PY" -m framecast.components.worker --model-path "$model_path" --backend "$backend" --tp "$tp"
   --fs-url "$fs_url" --discovery "$discovery")
+if [[ "$model_path" != "$default_model" ]]; then
+  worker_cmd+=(--model-spec "$default_model" --served-model-name "$default_model")
+fi
 frontend_cmd=("$PY" -m framecast.frontend --host "$host" --port "$port" --discovery "$discovery")
 etcd_cmd=(etcd --name framecast --data-dir "$work/etcd" --listen-client-urls http://127.0.0.1:2379
   --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380

@@ -45,6 +45,10 @@ def test_t2v_plans_the_wan_model_of_each_size(size, model, tp):
     worker = next(line for line in result.stdout.splitlines() if line.startswith("worker:"))
     assert f"--model-path {model} " in worker and f"--tp {tp} " in worker and "--discovery file" in worker
     assert f'"model": "{model}"' in result.stdout
+    # This machine has no GPU, so the registry's plan is the diffusers backend.
+    assert "backend: diffusers, TP 1" in result.stdout
+    if size == "14b":
+        assert "no tensor parallelism: TP 1 instead of 2" in result.stdout
 
 
 def test_t2v_takes_overrides_and_starts_etcd_only_when_none_is_given():
@@ -55,6 +59,8 @@ def test_t2v_takes_overrides_and_starts_etcd_only_when_none_is_given():
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if line.startswith(("etcd:", "worker:")))
     assert "--model-path /models/wan14b --backend diffusers --tp 2 --fs-url s3://bucket/videos --discovery etcd" in lines["worker"]
+    # A local copy keeps the registry entry and the name of the model it copies.
+    assert "--model-spec Wan-AI/Wan2.1-T2V-14B-Diffusers --served-model-name Wan-AI/Wan2.1-T2V-14B-Diffusers" in lines["worker"]
     assert "--listen-client-urls http://127.0.0.1:2379" in lines["etcd"]
     env = dict(os.environ, ETCD_ENDPOINTS="http://127.0.0.1:12379")
     result = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -46,13 +47,22 @@ def test_the_frontend_runs_without_torch():
 
 
 def test_the_wheel_holds_only_framecast(tmp_path):
+    # Build from a copy: building in place would leave build/ in the checkout.
+    source = tmp_path / "source"
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
         check=True, capture_output=True,
     )  # fmt: skip
     (wheel,) = tmp_path.glob("framecast-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names if not name.startswith("framecast-")}
     assert top_level == {"framecast"}
-    for module in ("protocol/videos.py", "frontend/app.py", "components/worker.py", "components/backends/diffusers_backend.py"):
+    for module in (
+        "protocol/videos.py", "frontend/app.py", "components/worker.py", "components/registry.py",
+        "components/backends/diffusers_backend.py", "components/backends/sglang_backend.py",
+    ):  # fmt: skip
         assert f"framecast/{module}" in names

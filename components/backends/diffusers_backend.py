@@ -1,20 +1,22 @@
-"""diffusers backend: any diffusers video pipeline (WanPipeline first), on CPU or GPU."""
+"""diffusers backend: the model's diffusers pipeline, on CPU or one GPU."""
 
 from __future__ import annotations
 
 import inspect
 import logging
+import time
 
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
-from framecast.components.backends import BackendOptions, ProgressCallback
-from framecast.components.model_spec import GenerationParams
+from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
+from framecast.components.registry import GenerationParams
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_OPTIONS = {"vae_slicing", "vae_tiling", "cpu_offload", "compile", "tp", "num_gpus"}
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -23,35 +25,83 @@ def _resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+def _resolve_dtype(dtype: str, recommended: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         # Half precision is slow or unsupported for these models on CPU.
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+        return _DTYPES[recommended] if device.type == "cuda" else torch.float32
     try:
         return _DTYPES[dtype]
     except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}; choose auto or one of {sorted(_DTYPES)}") from None
+        raise ValueError(f"--dtype {dtype!r}: choose auto or one of {sorted(_DTYPES)}") from None
+
+
+def _apply_flow_shift(pipeline, flow_shift: float) -> None:
+    """Rebuild the scheduler with this shift (the config key differs between schedulers)."""
+    config = pipeline.scheduler.config
+    for key in ("flow_shift", "shift"):
+        if key in config:
+            pipeline.scheduler = type(pipeline.scheduler).from_config(config, **{key: flow_shift})
+            return
+    log.warning("scheduler %s has no shift setting; flow_shift %s ignored", type(pipeline.scheduler).__name__, flow_shift)
 
 
 class DiffusersBackend:
     name = "diffusers"
 
     def __init__(self, options: BackendOptions):
-        if options.tp != 1:
+        options.refuse_unsupported(self.name, _OPTIONS)
+        if (options.tp or 1) != 1 or (options.num_gpus or 1) != 1:
             raise ValueError(
-                f"--tp {options.tp}: the diffusers backend runs a model on one device; "
-                "use --tp 1 (Wan2.1 14B needs about 40 GB at bf16) or a tensor-parallel backend"
+                "--tp/--num-gpus: the diffusers backend runs a model on one device; "
+                "use the sglang backend for tensor or sequence parallelism"
             )
+        if options.cpu_offload not in (None, "none", "model", "sequential"):
+            raise ValueError(f"--cpu-offload {options.cpu_offload!r}: choose none, model or sequential")
+        self.options = options
         self.device = _resolve_device(options.device)
-        self.dtype = _resolve_dtype(options.dtype, self.device)
+        self.dtype = _resolve_dtype(options.dtype, options.spec.dtype, self.device)
         log.info("loading %s on %s as %s", options.model_path, self.device, self.dtype)
         self.pipeline = DiffusionPipeline.from_pretrained(options.model_path, torch_dtype=self.dtype)
-        if "num_frames" not in inspect.signature(self.pipeline.__call__).parameters:
+        call_parameters = inspect.signature(self.pipeline.__call__).parameters
+        if "num_frames" not in call_parameters:
             raise ValueError(f"{options.model_path} holds a {type(self.pipeline).__name__}, not a video pipeline")
-        self.pipeline.to(self.device)
+        self._takes_step_callback = "callback_on_step_end" in call_parameters
+        self._takes_guidance_2 = "guidance_scale_2" in call_parameters
+        flow_shift = options.flow_shift_or_default
+        if flow_shift is not None:
+            _apply_flow_shift(self.pipeline, flow_shift)
+
+        vae = getattr(self.pipeline, "vae", None)
+        # Slicing and tiling trade speed for a VAE decode that fits in less memory.
+        if options.vae_slicing and vae is not None:
+            vae.enable_slicing()
+        if options.vae_tiling and vae is not None:
+            vae.enable_tiling()
+        offload = options.cpu_offload or "none"
+        if offload == "model":
+            self.pipeline.enable_model_cpu_offload(device=self.device)
+        elif offload == "sequential":
+            self.pipeline.enable_sequential_cpu_offload(device=self.device)
+        else:
+            self.pipeline.to(self.device)
+        if options.compile:
+            self.pipeline.transformer.compile()
         self.pipeline.set_progress_bar_config(disable=True)
 
-    def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> np.ndarray:
+    def describe(self) -> dict:
+        return {
+            "device": str(self.device),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "pipeline": type(self.pipeline).__name__,
+            "flow_shift": self.options.flow_shift_or_default,
+            "cpu_offload": self.options.cpu_offload or "none",
+            "vae_slicing": bool(self.options.vae_slicing),
+            "vae_tiling": bool(self.options.vae_tiling),
+            "compile": bool(self.options.compile),
+            "parallel": {"tp": 1, "num_gpus": 1 if self.device.type == "cuda" else 0},
+        }
+
+    def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
         total = params.num_inference_steps
 
         def after_step(pipeline, step: int, timestep, tensors: dict) -> dict:
@@ -61,11 +111,14 @@ class DiffusersBackend:
             return {}
 
         extra = {}
-        if params.guidance_scale_2 is not None:
+        if self._takes_step_callback:
+            extra["callback_on_step_end"] = after_step
+        if params.guidance_scale_2 is not None and self._takes_guidance_2:
             extra["guidance_scale_2"] = params.guidance_scale_2
         on_progress("text_encoding", None, None)
         # A CPU generator gives the same noise for a seed whatever the device.
         generator = torch.Generator("cpu").manual_seed(params.seed)
+        started = time.perf_counter()
         with torch.inference_mode():
             output = self.pipeline(
                 prompt=params.prompt,
@@ -77,11 +130,18 @@ class DiffusersBackend:
                 guidance_scale=params.guidance_scale,
                 generator=generator,
                 output_type="np",
-                callback_on_step_end=after_step,
                 **extra,
             )
+        elapsed = time.perf_counter() - started
         frames = np.asarray(output.frames[0])
-        return (frames * 255.0).round().clip(0, 255).astype(np.uint8)
+        if frames.dtype != np.uint8:
+            frames = (frames * 255.0).round().clip(0, 255).astype(np.uint8)
+        return GeneratedVideo(frames, elapsed)
+
+    def close(self) -> None:
+        self.pipeline = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def create_backend(options: BackendOptions) -> DiffusersBackend:

@@ -1,0 +1,151 @@
+"""sglang backend: SGLang's DiffGenerator, the production path on GPUs (tensor, sequence and
+CFG parallelism, offload). sglang is imported only here, when this backend is chosen.
+
+DiffGenerator runs the model in scheduler processes of its own and answers one blocking call
+per video; it reports no per-step progress to the caller and cannot be interrupted, so this
+backend reports stage boundaries only.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import numpy as np
+
+from framecast.components.backends import (
+    BackendOptions,
+    GeneratedVideo,
+    GenerationFailed,
+    ProgressCallback,
+)
+from framecast.components.registry import GenerationParams
+
+log = logging.getLogger(__name__)
+
+_OPTIONS = {
+    "num_gpus", "tp", "sp", "ulysses_degree", "ring_degree", "cfg_parallel", "dit_cpu_offload",
+    "text_encoder_cpu_offload", "vae_cpu_offload", "dit_layerwise_offload", "attention_backend",
+    "sglang_pipeline", "compile",
+}  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def generator_kwargs(options: BackendOptions, has_cuda: bool) -> dict:
+    """DiffGenerator.from_pretrained arguments for these options."""
+    pipeline = options.sglang_pipeline or "auto"
+    if pipeline not in ("auto", "sglang", "diffusers"):
+        raise ValueError(f"--sglang-pipeline {pipeline!r}: choose auto, sglang or diffusers")
+    if pipeline == "auto" and not has_cuda:
+        # sglang's native pipelines need CUDA kernels; on CPU it runs the diffusers pipeline.
+        pipeline = "diffusers"
+    degrees = [options.tp or 1, options.sp or 1]
+    kwargs = {
+        "model_path": options.model_path,
+        "backend": pipeline,
+        "num_gpus": options.num_gpus or max(degrees),
+        # Several workers may share a machine: never the fixed default ports.
+        "port": _free_port(),
+        "scheduler_port": _free_port(),
+        "master_port": _free_port(),
+        "output_path": None,
+    }
+    optional = {
+        "tp_size": options.tp,
+        "sp_degree": options.sp,
+        "ulysses_degree": options.ulysses_degree,
+        "ring_degree": options.ring_degree,
+        "enable_cfg_parallel": options.cfg_parallel,
+        "dit_cpu_offload": options.dit_cpu_offload,
+        "text_encoder_cpu_offload": options.text_encoder_cpu_offload,
+        "vae_cpu_offload": options.vae_cpu_offload,
+        "dit_layerwise_offload": options.dit_layerwise_offload,
+        "attention_backend": options.attention_backend,
+        "enable_torch_compile": options.compile,
+    }
+    kwargs.update({key: value for key, value in optional.items() if value is not None})
+    return kwargs
+
+
+class SglangBackend:
+    name = "sglang"
+
+    def __init__(self, options: BackendOptions):
+        options.refuse_unsupported(self.name, _OPTIONS)
+        if options.dtype not in ("auto", options.spec.dtype):
+            raise ValueError(f"--dtype {options.dtype}: the sglang backend runs each model in its own precision")
+        from sglang.multimodal_gen import DiffGenerator
+
+        self.options = options
+        self.kwargs = generator_kwargs(options, _has_cuda())
+        started = time.perf_counter()
+        self.generator = DiffGenerator.from_pretrained(**self.kwargs)
+        self.startup_s = time.perf_counter() - started
+        log.info("DiffGenerator ready in %.1fs (%s pipeline)", self.startup_s, self.kwargs["backend"])
+
+    def describe(self) -> dict:
+        keys = ("backend", "num_gpus", "tp_size", "sp_degree", "ulysses_degree", "ring_degree", "enable_cfg_parallel")
+        offload = ("dit_cpu_offload", "text_encoder_cpu_offload", "vae_cpu_offload", "dit_layerwise_offload")
+        return {
+            "pipeline": self.kwargs["backend"],
+            "parallel": {key: self.kwargs[key] for key in keys[1:] if key in self.kwargs},
+            "offload": {key: self.kwargs[key] for key in offload if key in self.kwargs},
+            "attention_backend": self.kwargs.get("attention_backend", "auto"),
+            "flow_shift": self.options.flow_shift_or_default,
+            "startup_s": round(self.startup_s, 1),
+        }
+
+    def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
+        sampling = {
+            "prompt": params.prompt,
+            "negative_prompt": params.negative_prompt,
+            "height": params.height,
+            "width": params.width,
+            "num_frames": params.num_frames,
+            "fps": params.fps,
+            "num_inference_steps": params.num_inference_steps,
+            "guidance_scale": params.guidance_scale,
+            "seed": params.seed,
+            "save_output": False,
+            "return_frames": True,
+        }
+        flow_shift = self.options.flow_shift_or_default
+        if flow_shift is not None:
+            sampling["flow_shift"] = flow_shift
+        if params.guidance_scale_2 is not None:
+            sampling["guidance_scale_2"] = params.guidance_scale_2
+        on_progress("generating", None, None)
+        result = self.generator.generate(sampling_params_kwargs=sampling)
+        # DiffGenerator logs and swallows its exceptions, answering None.
+        if isinstance(result, list):
+            result = result[0] if result else None
+        if result is None or result.frames is None or len(result.frames) == 0:
+            raise GenerationFailed("sglang produced no video; the worker log has its error")
+        on_progress("decoding", None, None)
+        frames = np.stack([np.asarray(frame) for frame in result.frames])
+        if frames.dtype != np.uint8:
+            scale = 255.0 if frames.max() <= 1.0 else 1.0
+            frames = (frames.astype(np.float32) * scale).round().clip(0, 255).astype(np.uint8)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise GenerationFailed(f"sglang returned frames shaped {frames.shape}, not (frames, height, width, 3)")
+        total_ms = (result.metrics or {}).get("total_duration_ms")
+        return GeneratedVideo(frames, total_ms / 1000.0 if total_ms else None)
+
+    def close(self) -> None:
+        self.generator.shutdown()
+
+
+def create_backend(options: BackendOptions) -> SglangBackend:
+    return SglangBackend(options)

@@ -1,0 +1,112 @@
+"""Every registry entry against what its authors publish.
+
+The table below restates the published values independently of the registry, with where
+each comes from, so a typo in either place fails here. Then, for every entry, a request
+breaking each of its constraints is refused naming the field, with the allowed values.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from framecast.components.registry import REGISTRY, lookup
+from framecast.protocol import GenerationKnobs, RequestFieldError
+
+# id: (pipeline, tasks, WxH, frames, fps, steps, guidance, guidance_2, flow_shift, frame rule k, size multiple, dtype)
+PUBLISHED = {
+    # Wan-Video/Wan2.1 generate.py, configs (t2v-1.3B: 480P sizes only); diffusers WanPipeline docs:
+    # flow_shift 3.0 for 480P.
+    "Wan-AI/Wan2.1-T2V-1.3B-Diffusers": ("WanPipeline", ("t2v",), "832x480", 81, 16, 50, 5.0, None, 3.0, 4, 16, "bfloat16"),
+    # Same sources; 720P default, shift 5.0 at 720P.
+    "Wan-AI/Wan2.1-T2V-14B-Diffusers": ("WanPipeline", ("t2v",), "1280x720", 81, 16, 50, 5.0, None, 5.0, 4, 16, "bfloat16"),
+    # generate.py: 40 steps for i2v; shift 3.0 at 480P, 5.0 otherwise.
+    "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "832x480", 81, 16, 40, 5.0, None, 3.0, 4, 16, "bfloat16"),
+    "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "1280x720", 81, 16, 40, 5.0, None, 5.0, 4, 16, "bfloat16"),
+    # Wan2.2 wan_ti2v_5B.py: 121 frames at 24 fps, 50 steps, shift 5.0; VAE 4x16x16 with patch 2.
+    "Wan-AI/Wan2.2-TI2V-5B-Diffusers": ("WanPipeline", ("t2v", "i2v"), "1280x704", 121, 24, 50, 5.0, None, 5.0, 4, 32, "bfloat16"),
+    # wan_t2v_A14B.py: sample_guide_scale (3.0 low noise, 4.0 high noise), shift 12.0, 40 steps.
+    "Wan-AI/Wan2.2-T2V-A14B-Diffusers": ("WanPipeline", ("t2v",), "1280x720", 81, 16, 40, 4.0, 3.0, 12.0, 4, 16, "bfloat16"),
+    # wan_i2v_A14B.py: guide (3.5, 3.5), shift 5.0, 40 steps.
+    "Wan-AI/Wan2.2-I2V-A14B-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "1280x720", 81, 16, 40, 3.5, 3.5, 5.0, 4, 16, "bfloat16"),
+    # Tencent/HunyuanVideo: 720x1280, 129 frames (4n+1), 50 steps, embedded cfg 6.0, flow shift 7.0, 24 fps.
+    "hunyuanvideo-community/HunyuanVideo": ("HunyuanVideoPipeline", ("t2v",), "1280x720", 129, 24, 50, 6.0, None, 7.0, 4, 16, "bfloat16"),
+    # zai-org/CogVideo README: 720x480 only, 8N+1 frames (N <= 6, default 49), 8 fps; 50 steps, guidance 6.
+    "THUDM/CogVideoX-2b": ("CogVideoXPipeline", ("t2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "float16"),
+    "THUDM/CogVideoX-5b": ("CogVideoXPipeline", ("t2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "bfloat16"),
+    # diffusers LTXPipeline: 704x512, 161 frames at 25 fps, 50 steps, guidance 3; Lightricks: sizes /32, 8k+1.
+    "Lightricks/LTX-Video": ("LTXPipeline", ("t2v",), "704x512", 161, 25, 50, 3.0, None, None, 8, 32, "bfloat16"),
+    # framecast's own test model (components/tiny_model.py).
+    "framecast/tiny-random-wan2.1-t2v": ("WanPipeline", ("t2v",), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
+}
+
+# Published sizes and lengths where the authors limit them.
+PUBLISHED_SIZES = {
+    "Wan-AI/Wan2.1-T2V-1.3B-Diffusers": {"832x480", "480x832"},
+    "Wan-AI/Wan2.1-T2V-14B-Diffusers": {"1280x720", "720x1280", "832x480", "480x832"},
+    "Wan-AI/Wan2.2-TI2V-5B-Diffusers": {"1280x704", "704x1280"},
+    "Wan-AI/Wan2.2-T2V-A14B-Diffusers": {"1280x720", "720x1280", "832x480", "480x832"},
+    "THUDM/CogVideoX-2b": {"720x480"},
+    "THUDM/CogVideoX-5b": {"720x480"},
+}
+PUBLISHED_MAX_FRAMES = {"THUDM/CogVideoX-2b": 49, "THUDM/CogVideoX-5b": 49, "Lightricks/LTX-Video": 257, "Wan-AI/Wan2.2-TI2V-5B-Diffusers": 121}
+
+WAN_NEGATIVE_PROMPT_START = "色调艳丽，过曝，静态，细节模糊不清"
+NAMES = [spec.id for spec in REGISTRY]
+
+
+def test_the_table_covers_every_entry():
+    assert set(PUBLISHED) == set(NAMES)
+
+
+@pytest.mark.parametrize("model_id", NAMES)
+def test_defaults_and_constraints_match_what_is_published(model_id):
+    spec = lookup(model_id)
+    pipeline, tasks, size, frames, fps, steps, guidance, guidance_2, shift, frame_step, multiple, dtype = PUBLISHED[model_id]
+    d, lim = spec.defaults, spec.limits
+    assert (spec.pipeline_class, spec.tasks, spec.dtype) == (pipeline, tasks, dtype)
+    assert (f"{d.width}x{d.height}", d.num_frames, d.fps, d.num_inference_steps) == (size, frames, fps, steps)
+    assert (d.guidance_scale, d.guidance_scale_2, d.flow_shift) == (guidance, guidance_2, shift)
+    assert (lim.frame_step, lim.size_multiple) == (frame_step, multiple)
+    # The defaults themselves satisfy the constraints.
+    assert (d.num_frames - 1) % lim.frame_step == 0 and lim.min_frames <= d.num_frames <= lim.max_frames
+    assert d.width % lim.size_multiple == 0 and d.height % lim.size_multiple == 0
+    assert lim.min_pixels <= d.width * d.height <= lim.max_pixels and d.num_inference_steps <= lim.max_steps
+    if model_id in PUBLISHED_SIZES:
+        assert set(lim.sizes) == PUBLISHED_SIZES[model_id]
+    if model_id in PUBLISHED_MAX_FRAMES:
+        assert lim.max_frames == PUBLISHED_MAX_FRAMES[model_id]
+    if spec.family.startswith("wan") and spec.family != "tiny":
+        assert d.negative_prompt.startswith(WAN_NEGATIVE_PROMPT_START)
+
+
+def violations(spec):
+    """One request per constraint of the spec: (knobs, field it must name, text the message must hold)."""
+    d, lim = spec.defaults, spec.limits
+    bad_step = d.num_frames + 1 if lim.frame_step > 1 else None
+    cases = [
+        ({"num_frames": bad_step}, "num_frames", f"{lim.frame_step}k+1"),
+        ({"num_frames": lim.max_frames + lim.frame_step}, "num_frames", f"and {lim.max_frames}"),
+        ({"width": d.width + 8, "height": d.height}, "size", f"multiples of {lim.size_multiple}" if not lim.only_listed_sizes else "must be one of"),
+        ({"num_inference_steps": lim.max_steps + 1}, "num_inference_steps", f"at most {lim.max_steps}"),
+        ({"seconds": (lim.max_frames + lim.frame_step) / d.fps, "fps": d.fps}, "seconds", f"at most {lim.max_frames}"),
+    ]
+    if lim.min_frames > 1:
+        cases.append(({"num_frames": lim.min_frames - lim.frame_step}, "num_frames", f"between {lim.min_frames}"))
+    side = lim.size_multiple * (int((lim.max_pixels ** 0.5) / lim.size_multiple) + 2)
+    cases.append(({"width": side, "height": side}, "size", str(lim.max_pixels) if not lim.only_listed_sizes else "must be one of"))
+    if lim.min_pixels > lim.size_multiple**2 and not lim.only_listed_sizes:
+        cases.append(({"width": lim.size_multiple, "height": lim.size_multiple}, "size", str(lim.min_pixels)))
+    return cases
+
+
+@pytest.mark.parametrize("model_id", NAMES)
+def test_each_constraint_is_refused_naming_the_field_and_what_is_allowed(model_id):
+    spec = lookup(model_id)
+    for knobs, field, allowed in violations(spec):
+        with pytest.raises(RequestFieldError) as raised:
+            spec.resolve(GenerationKnobs(prompt="p", **knobs), model_id)
+        assert raised.value.param == field, (knobs, raised.value.message)
+        assert allowed in raised.value.message and model_id in raised.value.message, (knobs, raised.value.message)
+    # And the defaults themselves pass.
+    params = spec.resolve(GenerationKnobs(prompt="p"), model_id)
+    assert (params.width, params.height, params.num_frames) == (spec.defaults.width, spec.defaults.height, spec.defaults.num_frames)
