@@ -1,0 +1,186 @@
+"""Wan2.1-T2V-1.3B at full size with random weights (no download), through framecast's own
+diffusers backend: seconds per denoising step, DiT FLOPs and model-FLOP utilisation, VAE
+decode time, peak GPU memory.
+
+    python benchmarks/gpu_wan.py                       # on a GPU: 832x480, 81 frames, bf16, 4 steps
+    python benchmarks/gpu_wan.py --scale tiny --device cpu --size 64x64 --frames 9   # smoke run
+
+The model is the published Wan2.1 1.3B architecture (DiT dim 1536, 30 layers, 12 heads, FFN
+8960; umT5-XXL text encoder; Wan VAE) with random weights, written once in diffusers format
+and then loaded by the backend exactly as a downloaded checkpoint would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+# Dense bf16 peak of known GPUs, TFLOP/s (vendor data sheets, SXM parts).
+DENSE_BF16_PEAK_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.1, "L4": 121.0}
+
+WAN_1_3B_DIT = dict(
+    patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,
+    text_dim=4096, freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024,
+)  # fmt: skip
+UMT5_XXL = dict(
+    vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+    relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
+)  # fmt: skip
+
+
+def dit_flops_per_forward(width: int, height: int, frames: int, dit: dict, text_tokens: int = 512) -> dict:
+    """Model FLOPs of one DiT forward (multiply-add = 2 FLOPs), split into linear and attention."""
+    d = dit["num_attention_heads"] * dit["attention_head_dim"]
+    latent_frames = (frames - 1) // 4 + 1
+    tokens = latent_frames * (height // 16) * (width // 16)
+    per_block_linear = (
+        2 * tokens * (4 * d * d)  # self-attention q, k, v, o
+        + 2 * tokens * (2 * d * d)  # cross-attention q, o
+        + 2 * text_tokens * (2 * d * d)  # cross-attention k, v over the text
+        + 2 * tokens * (2 * d * dit["ffn_dim"])  # feed-forward
+    )
+    per_block_attention = 4 * tokens * tokens * d + 4 * tokens * text_tokens * d
+    layers = dit["num_layers"]
+    return {
+        "tokens": tokens,
+        "linear": per_block_linear * layers,
+        "attention": per_block_attention * layers,
+        "total": (per_block_linear + per_block_attention) * layers,
+    }
+
+
+def build_full_size_model(path: Path, device: str) -> None:
+    """Write the Wan2.1 1.3B architecture with random weights in diffusers format."""
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    from framecast.components.tiny_model import build_tiny_pipeline
+
+    tokenizer = build_tiny_pipeline().tokenizer  # word-level; token ids stay below the UMT5 vocabulary
+    # Initialise on the GPU: random init of 7B parameters on CPU takes minutes.
+    with torch.device(device):
+        text_encoder = UMT5EncoderModel(UMT5Config(**UMT5_XXL)).to(torch.bfloat16)
+        transformer = WanTransformer3DModel(**WAN_1_3B_DIT).to(torch.bfloat16)
+        vae = AutoencoderKLWan()  # the published Wan VAE configuration is the class default
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+    pipeline = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer)
+    pipeline.save_pretrained(path)
+    del pipeline, text_encoder, transformer, vae
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=["full", "tiny"], default="full")
+    parser.add_argument("--model-dir", type=Path, default=Path("models/random-wan2.1-1.3b"), help="where the random model is written")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--size", default="832x480")
+    parser.add_argument("--frames", type=int, default=81)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--guidance-scale", type=float, default=5.0, help="> 1 runs CFG: two DiT forwards per step")
+    parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak of the GPU (default: from its name)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from framecast.components.backends import BackendOptions
+    from framecast.components.backends.diffusers_backend import DiffusersBackend
+    from framecast.components.registry import GenerationParams, lookup
+    from framecast.components.tiny_model import build_tiny_model
+
+    width, height = (int(side) for side in args.size.split("x"))
+    spec = lookup("Wan-AI/Wan2.1-T2V-1.3B-Diffusers" if args.scale == "full" else "framecast/tiny-random-wan2.1-t2v")
+    started = time.perf_counter()
+    if args.scale == "tiny":
+        model_dir = build_tiny_model(args.model_dir.with_name("tiny-random-t2v"))
+        dit_config = json.loads((model_dir / "transformer" / "config.json").read_text())
+    else:
+        model_dir = args.model_dir
+        if not (model_dir / "model_index.json").exists():
+            build_full_size_model(model_dir, args.device)
+        dit_config = WAN_1_3B_DIT
+    build_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    backend = DiffusersBackend(BackendOptions(model_path=str(model_dir), spec=spec, device=args.device, dtype=args.dtype))
+    load_s = time.perf_counter() - started
+
+    step_times: list[float] = []
+    marks: dict[str, float] = {}
+
+    def on_progress(stage: str, step: int | None, total: int | None) -> None:
+        now = time.perf_counter()
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+            now = time.perf_counter()
+        if stage == "denoising":
+            step_times.append(now)
+        marks.setdefault(stage, now)
+
+    params = GenerationParams(
+        prompt="a corgi surfing a wave at sunset", negative_prompt="", width=width, height=height,
+        num_frames=args.frames, fps=16, num_inference_steps=args.steps, guidance_scale=args.guidance_scale, seed=0,
+    )  # fmt: skip
+    if args.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    video = backend.generate(params, on_progress)
+    total_s = time.perf_counter() - started
+
+    # Step i's time runs from the end of step i-1 (or the end of text encoding) to its callback.
+    # The first step carries warm-up, so the median of the rest is the per-step figure.
+    boundaries = [marks["text_encoding"], *step_times]
+    durations = [later - earlier for earlier, later in zip(boundaries, boundaries[1:])]
+    steady = sorted(durations[1:] or durations)
+    step_s = steady[len(steady) // 2]
+    vae_decode_s = total_s - (step_times[-1] - started)
+    forwards = 2 if args.guidance_scale > 1 else 1
+    flops = dit_flops_per_forward(width, height, args.frames, dit_config)
+    gpu_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
+    peak = args.peak_tflops or next((tflops for key, tflops in DENSE_BF16_PEAK_TFLOPS.items() if key in gpu_name), None)
+    achieved_tflops = forwards * flops["total"] / step_s / 1e12
+    results = {
+        "device": gpu_name,
+        "scale": args.scale,
+        "size": f"{width}x{height}",
+        "frames": args.frames,
+        "dtype": str(backend.dtype).removeprefix("torch."),
+        "steps": args.steps,
+        "dit_forwards_per_step": forwards,
+        "tokens": flops["tokens"],
+        "dit_pflop_per_forward": round(flops["total"] / 1e15, 4),
+        "dit_pflop_linear": round(flops["linear"] / 1e15, 4),
+        "dit_pflop_attention": round(flops["attention"] / 1e15, 4),
+        "seconds_per_step": round(step_s, 4),
+        "first_step_s": round(durations[0], 4),
+        "achieved_tflops": round(achieved_tflops, 1),
+        "mfu": round(achieved_tflops / peak, 3) if peak else None,
+        "peak_tflops": peak,
+        "vae_decode_s": round(vae_decode_s, 3),
+        "generate_total_s": round(total_s, 3),
+        "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if args.device.startswith("cuda") else None,
+        "build_s": round(build_s, 1),
+        "load_s": round(load_s, 1),
+        "frames_out": list(video.frames.shape),
+    }
+    width_key = max(len(key) for key in results)
+    for key, value in results.items():
+        print(f"{key:{width_key}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    assert math.isfinite(step_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The GPU benchmark's arithmetic, and a smoke run of it at tiny scale on the CPU."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from gpu_wan import WAN_1_3B_DIT, dit_flops_per_forward  # noqa: E402
+
+
+def test_dit_flops_match_the_published_wan_1_3b_analysis():
+    """480x832x81 is 21 x 30 x 52 = 32,760 tokens; one forward is ~0.28 PFLOP, ~0.08 of it in
+    linear layers and ~0.2 in self-attention."""
+    flops = dit_flops_per_forward(832, 480, 81, WAN_1_3B_DIT)
+    assert flops["tokens"] == 32760
+    assert flops["linear"] / 1e15 == pytest.approx(0.082, abs=0.002)
+    assert flops["attention"] / 1e15 == pytest.approx(0.201, abs=0.002)
+    assert flops["total"] == flops["linear"] + flops["attention"]
+
+
+def test_a_tiny_run_reports_every_figure(tmp_path):
+    out = tmp_path / "results.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_wan.py"), "--scale", "tiny", "--device", "cpu",
+         "--dtype", "float32", "--size", "64x48", "--frames", "13", "--steps", "3",
+         "--model-dir", str(tmp_path / "model"), "--json", str(out)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    results = json.loads(out.read_text())
+    assert results["frames_out"] == [13, 48, 64, 3] and results["steps"] == 3
+    assert results["seconds_per_step"] > 0 and results["vae_decode_s"] > 0 and results["dit_forwards_per_step"] == 2
+    assert results["tokens"] == 4 * 3 * 4  # (13-1)/4+1 latent frames x 48/16 x 64/16
