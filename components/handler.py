@@ -2,7 +2,8 @@
 
 Generation runs in a thread (one at a time per backend), encoding and storage in other
 threads, so the event loop stays free for the runtime, and the encoding of one video overlaps
-the generation of the next.
+the generation of the next. A client that stops its request (the frontend does on DELETE or
+disconnect) stops the generation at the next denoising step.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from framecast.components.backends import GenerationCancelled, VideoBackend
 from framecast.components.encoding import EncoderSettings, encode_mp4
+from framecast.components.previews import spritesheet_jpeg, thumbnail_jpeg
 from framecast.components.registry import GenerationParams, ModelSpec
 from framecast.components.storage import OutputStore, safe_object_name
 from framecast.protocol import (
@@ -46,6 +49,17 @@ def _validation_error_body(error: ValidationError) -> ErrorBody:
         param=param,
         code="invalid_value",
     )
+
+
+@dataclass
+class _Run:
+    """One request's progress, shared between the event loop and the generation thread."""
+
+    stream: bool
+    stop: threading.Event
+    reached: int = 0  # percent
+    step: int = 0  # denoising steps finished
+    step_at_stop: int | None = None
 
 
 class VideoRequestHandler:
@@ -108,49 +122,63 @@ class VideoRequestHandler:
         except RequestFieldError as error:
             yield failed(error.to_body())
             return
+        resolved = {
+            "size": f"{params.width}x{params.height}",
+            "num_frames": params.num_frames,
+            "fps": params.fps,
+            "num_inference_steps": params.num_inference_steps,
+            "seed": params.seed,
+        }
+        if parsed.validate_only:
+            yield message(status="queued", progress=0, **resolved)
+            return
 
-        stream = parsed.stream
-        progress: asyncio.Queue[WorkerVideoMessage] = asyncio.Queue()
+        run = _Run(stream=parsed.stream, stop=threading.Event())
+        updates: asyncio.Queue[WorkerVideoMessage] = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        stop = threading.Event()
-
-        reached = 0
 
         def report(stage: str, step: int | None, total: int | None) -> None:
             # Runs in the generation thread, then on the event loop for encoding and storing.
-            nonlocal reached
-            if stop.is_set():
+            if stage == "denoising" and step is not None:
+                run.step = step
+            if run.stop.is_set():
                 raise GenerationCancelled()
-            if stream:
+            if run.stream:
                 mark = _DENOISE_SHARE * step // total if step and total else _STAGE_START.get(stage, 0)
-                reached = max(reached, mark)
-                update = message(status="in_progress", progress=reached, stage=stage, step=step, total_steps=total)
-                loop.call_soon_threadsafe(progress.put_nowait, update)
+                run.reached = max(run.reached, mark)
+                update = message(status="in_progress", progress=run.reached, stage=stage, step=step, total_steps=total)
+                loop.call_soon_threadsafe(updates.put_nowait, update)
 
-        work = asyncio.ensure_future(self._produce(params, request_id, parsed.response_format, report, message))
-        watcher = asyncio.ensure_future(self._watch_cancel(context, stop))
+        work = asyncio.ensure_future(self._produce(params, request_id, parsed, report, message, resolved))
+        watcher = asyncio.ensure_future(self._watch_cancel(context, run))
         try:
             while not work.done():
-                getter = asyncio.ensure_future(progress.get())
+                getter = asyncio.ensure_future(updates.get())
                 await asyncio.wait({work, getter}, return_when=asyncio.FIRST_COMPLETED)
                 if getter.done():
                     yield getter.result()
                 else:
                     getter.cancel()
-            while stream and not progress.empty():
-                yield progress.get_nowait()
+            while run.stream and not updates.empty():
+                yield updates.get_nowait()
             yield work.result()
         except GenerationCancelled:
-            log.info("request %s cancelled by its client", request_id)
+            after = run.step - run.step_at_stop if run.step_at_stop is not None else 0
+            log.info(
+                "request %s cancelled by its client after step %d of %d (%d step(s) after the stop signal)",
+                request_id, run.step, params.num_inference_steps, after,
+            )
         except Exception as error:  # a backend, encoder or store failure is the client's answer
             log.exception("request %s failed", request_id)
             yield failed(ErrorBody(message=f"generation failed: {error}", type="server_error", code="generation_failed"))
         finally:
-            stop.set()
+            run.stop.set()
             watcher.cancel()
             if not work.done():
                 # The consumer went away: the thread stops at its next step.
                 await asyncio.wait({work})
+                if isinstance(work.exception(), GenerationCancelled):
+                    log.info("request %s abandoned by its client after step %d", request_id, run.step)
 
     def _resolve(self, parsed: WorkerVideoRequest) -> GenerationParams:
         if parsed.model is not None and parsed.model != self.model_name:
@@ -170,14 +198,17 @@ class VideoRequestHandler:
         return self.spec.resolve(parsed.knobs(), self.model_name)
 
     @staticmethod
-    async def _watch_cancel(context: Any, stop: threading.Event) -> None:
+    async def _watch_cancel(context: Any, run: _Run) -> None:
         if context is None:
             return
         await context.async_killed_or_stopped()
-        stop.set()
+        run.step_at_stop = run.step
+        run.stop.set()
 
-    async def _produce(self, params, request_id, response_format, report, message) -> WorkerVideoMessage:
+    async def _produce(self, params, request_id, parsed, report, message, resolved) -> WorkerVideoMessage:
         async with self._generation_slots:
+            # A request stopped while it waited for the GPU never starts.
+            report("starting", None, None)
             log.info(
                 "request %s generating: %dx%d, %d frames, %d steps, seed %d",
                 request_id, params.width, params.height, params.num_frames, params.num_inference_steps, params.seed,
@@ -188,16 +219,23 @@ class VideoRequestHandler:
         report("encoding", None, None)
         video = await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder)
         data = VideoData(output_format="mp4", fps=params.fps)
-        if response_format == "b64_json":
+        extra: dict[str, str] = {}
+        if parsed.response_format == "b64_json":
             data.b64_json = base64.b64encode(video).decode("ascii")
         else:
             report("storing", None, None)
             data.url = await asyncio.to_thread(self.store.put, safe_object_name(request_id, ".mp4"), video)
+            makers = {"thumbnail": thumbnail_jpeg, "spritesheet": spritesheet_jpeg}
+            for variant in dict.fromkeys(parsed.extra_outputs):
+                image = await asyncio.to_thread(makers[variant], generated.frames)
+                name = safe_object_name(request_id, f".{variant}.jpg")
+                extra[f"{variant}_url"] = await asyncio.to_thread(self.store.put, name, image)
         log.info(
             "request %s done: %dx%d, %d frames, %d steps in %.2fs, %d bytes",
             request_id, params.width, params.height, params.num_frames, params.num_inference_steps,
             inference_time, len(video),
         )
         return message(
-            status="completed", progress=100, data=[data], inference_time_s=round(inference_time, 3), seed=params.seed
-        )
+            status="completed", progress=100, data=[data], inference_time_s=round(inference_time, 3),
+            **resolved, **extra,
+        )  # fmt: skip

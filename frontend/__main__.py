@@ -20,6 +20,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=8000)
     add_discovery_arguments(parser)
+    jobs = parser.add_argument_group("jobs")
+    jobs.add_argument(
+        "--job-store",
+        choices=["sqlite", "etcd"],
+        default="sqlite",
+        help="where job records live: sqlite (one machine) or etcd (replicas anywhere; the discovery etcd)",
+    )
+    jobs.add_argument("--job-db", default="framecast-jobs.sqlite3", help="SQLite file of the sqlite job store")
+    jobs.add_argument("--job-ttl", type=float, default=24 * 3600, help="seconds outputs stay downloadable")
+    jobs.add_argument("--poll-after-ms", type=int, default=1000, help="polling interval suggested to clients")
+    jobs.add_argument(
+        "--replica-timeout", type=float, default=10.0, help="seconds after which a silent replica's jobs are taken over"
+    )
+    jobs.add_argument("--sweep-interval", type=float, default=30.0, help="seconds between expiry sweeps")
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
 
@@ -32,8 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from framecast.frontend.app import FrontendSettings, create_app
+    from framecast.frontend.jobs.manager import JobSettings
 
-    app = create_app(FrontendSettings(namespace=args.namespace, discovery=args.discovery))
+    settings = FrontendSettings(
+        namespace=args.namespace,
+        discovery=args.discovery,
+        job_store=args.job_store,
+        job_db=args.job_db,
+        etcd_endpoints=os.environ.get("ETCD_ENDPOINTS", "http://127.0.0.1:2379"),
+        jobs=JobSettings(
+            ttl_s=args.job_ttl,
+            poll_after_ms=args.poll_after_ms,
+            replica_timeout_s=args.replica_timeout,
+            sweep_interval_s=args.sweep_interval,
+        ),
+    )
+    app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", log_level=args.log_level.lower())
     return 0
 

@@ -6,13 +6,15 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dynamo.runtime import DistributedRuntime
 from fastapi import FastAPI, Request
 
 from framecast.frontend.discovery import ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
+from framecast.frontend.jobs.manager import JobManager, JobSettings
+from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.videos import router as videos_router
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,23 @@ log = logging.getLogger(__name__)
 class FrontendSettings:
     namespace: str = "framecast"
     discovery: str = "etcd"
+    # Job records: "sqlite" (one machine) or "etcd" (replicas on many machines).
+    job_store: str = "sqlite"
+    job_db: str = "framecast-jobs.sqlite3"
+    etcd_endpoints: str = "http://127.0.0.1:2379"
+    jobs: JobSettings = field(default_factory=JobSettings)
+
+
+def make_job_store(settings: FrontendSettings) -> JobStore:
+    if settings.job_store == "etcd":
+        from framecast.frontend.jobs.etcd_store import EtcdJobStore
+
+        return EtcdJobStore(
+            settings.etcd_endpoints, f"/framecast/{settings.namespace}", replica_ttl_s=int(settings.jobs.replica_timeout_s)
+        )
+    from framecast.frontend.jobs.sqlite_store import SqliteJobStore
+
+    return SqliteJobStore(settings.job_db, replica_timeout_s=settings.jobs.replica_timeout_s)
 
 
 _SUPPORT_ORDER = ("ready", "limited", "not supported")
@@ -56,12 +75,22 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         runtime = DistributedRuntime(asyncio.get_running_loop(), settings.discovery, "tcp")
         directory = WorkerDirectory(runtime, settings.namespace)
         await directory.start()
+        store = make_job_store(settings)
+        await store.start()
+        jobs = JobManager(store, directory, settings.jobs)
+        await jobs.start()
         app.state.directory = directory
+        app.state.jobs = jobs
         app.state.started = int(time.time())
-        log.info("frontend watching namespace %s through %s discovery", settings.namespace, settings.discovery)
+        log.info(
+            "frontend watching namespace %s through %s discovery; jobs in %s",
+            settings.namespace, settings.discovery, settings.job_store,
+        )
         try:
             yield
         finally:
+            await jobs.close()
+            await store.close()
             directory.close()
             runtime.shutdown()
 

@@ -32,13 +32,18 @@ class ApiError(Exception):
             message=message, type=_TYPE_BY_STATUS.get(status, "server_error"), param=param, code=code
         )
 
+    @classmethod
+    def from_body(cls, status: int, body: ErrorBody) -> ApiError:
+        return cls(status, body.message, param=body.param, code=body.code)
+
 
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(ErrorResponse(error=body).model_dump(), status_code=status, headers=headers)
 
 
-def _validation_body(error: RequestValidationError) -> ErrorBody:
-    first = error.errors()[0]
+def validation_error_body(errors: list[dict]) -> ErrorBody:
+    """The first of pydantic's (or FastAPI's) validation errors, as an error naming its field."""
+    first = errors[0]
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     if first.get("type") == "json_invalid":
         return ErrorBody(message="request body is not valid JSON", type="invalid_request_error", code="invalid_json")
@@ -70,7 +75,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(400, _validation_body(error))
+        return error_response(400, validation_error_body(error.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -1,28 +1,53 @@
-"""POST /v1/videos/generations: one request, held open until the video is done."""
+"""Video routes: the OpenAI Videos job API (`/v1/videos...`) and the synchronous
+`POST /v1/videos/generations`, both on the same job machinery."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-import uuid
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from sse_starlette.sse import EventSourceResponse
+from starlette.datastructures import UploadFile
 
-from framecast.frontend.discovery import NoWorkerError, UnknownModelError, WorkerDirectory
-from framecast.frontend.errors import ApiError
-from framecast.protocol import VideoGenerationRequest, VideoGenerationResponse, WorkerVideoMessage
+from framecast.frontend import outputs
+from framecast.frontend.discovery import NoWorkerError, UnknownModelError
+from framecast.frontend.errors import ApiError, validation_error_body
+from framecast.frontend.jobs.manager import JobManager, WorkerRejected
+from framecast.frontend.jobs.record import JobRecord
+from framecast.protocol import (
+    RequestFieldError,
+    VideoCreateRequest,
+    VideoDeleted,
+    VideoGenerationRequest,
+    VideoGenerationResponse,
+    VideoJob,
+    VideoJobList,
+    VideoRequestBase,
+)
 
 log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-# HTTP status for a worker's structured error code; anything else a worker reports is a 500.
-_STATUS_BY_WORKER_CODE = {"model_not_found": 404}
+POLL_HEADER = "openai-poll-after-ms"
+# A job error code that is the client's fault maps to a 4xx on the synchronous route.
+_STATUS_BY_CODE = {"model_not_found": 404, "cancelled": 409, "owner_lost": 503}
 
 
-def _routed(directory: WorkerDirectory, model: str | None):
+def _manager(request: Request) -> JobManager:
+    return request.app.state.jobs
+
+
+async def _submit(manager: JobManager, body: VideoRequestBase, kind: str, **wire: Any) -> JobRecord:
     try:
-        return directory.route(model)
+        return await manager.submit(body, kind, **wire)
     except NoWorkerError as error:
         raise ApiError(503, f"{error}; try again when a worker is up", param="model", code="no_live_worker") from None
     except UnknownModelError as error:
@@ -31,47 +56,200 @@ def _routed(directory: WorkerDirectory, model: str | None):
                 400, f"model is required: this server serves {', '.join(error.served)}", param="model", code="missing_field"
             ) from None
         raise ApiError(
-            404,
-            f"model {error.model!r} is not served here; served: {', '.join(error.served)}",
-            param="model",
-            code="model_not_found",
-        ) from None
+            404, f"model {error.model!r} is not served here; served: {', '.join(error.served)}",
+            param="model", code="model_not_found",
+        ) from None  # fmt: skip
+    except WorkerRejected as rejected:
+        body = rejected.body
+        status = _STATUS_BY_CODE.get(body.code or "", 400 if body.type == "invalid_request_error" else 500)
+        raise ApiError(status, body.message, param=body.param, code=body.code) from None
+    except RequestFieldError:
+        raise
+    except Exception as error:  # the worker could not be reached for the request check
+        log.warning("request check failed: %s", error)
+        raise ApiError(502, f"the worker serving this model failed: {error}", code="worker_failed") from None
 
 
-def _response_body(message: WorkerVideoMessage) -> dict:
-    body = VideoGenerationResponse.model_validate(message.model_dump()).model_dump(mode="json")
-    # A video carries either url or b64_json.
-    body["data"] = [item.model_dump(mode="json", exclude_none=True) for item in message.data]
+def _video_response(record: JobRecord, settings_poll_ms: int, status_code: int = 200) -> JSONResponse:
+    headers = {} if record.terminal else {POLL_HEADER: str(settings_poll_ms)}
+    return JSONResponse(record.to_video().model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+# -- POST /v1/videos ----------------------------------------------------------------------------
+
+
+def _form_to_body(form) -> dict[str, Any]:
+    """Multipart fields as the JSON body would carry them ("nvext[fps]" -> {"nvext": {"fps": ...}})."""
+    body: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            # Image inputs are refused by the worker with the field named; say what arrived.
+            value = f"upload:{value.filename or 'file'}"
+        if "[" in key and key.endswith("]"):
+            outer, inner = key[:-1].split("[", 1)
+            body.setdefault(outer, {})[inner] = value
+        else:
+            body[key] = value
     return body
 
 
-@router.post("/v1/videos/generations")
+_CREATE_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": VideoCreateRequest.model_json_schema()},
+            "multipart/form-data": {"schema": VideoCreateRequest.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post("/v1/videos", openapi_extra=_CREATE_SCHEMA, response_model=VideoJob)
+async def create_video(request: Request) -> JSONResponse:
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("multipart/form-data") or content_type.startswith("application/x-www-form-urlencoded"):
+            raw = _form_to_body(await request.form())
+        else:
+            raw = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "request body is not valid JSON", code="invalid_json") from None
+    try:
+        body = VideoCreateRequest.model_validate(raw)
+    except ValidationError as error:
+        raise ApiError.from_body(400, validation_error_body(error.errors())) from None
+    manager = _manager(request)
+    record = await _submit(manager, body, "job")
+    return _video_response(record, manager.settings.poll_after_ms)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+async def _existing(manager: JobManager, video_id: str) -> JobRecord:
+    record = await manager.get(video_id)
+    if record is None:
+        raise ApiError(404, f"no video {video_id!r}", param="video_id", code="video_not_found")
+    return record
+
+
+@router.get("/v1/videos/{video_id}", response_model=VideoJob)
+async def retrieve_video(video_id: str, request: Request) -> JSONResponse:
+    manager = _manager(request)
+    return _video_response(await _existing(manager, video_id), manager.settings.poll_after_ms)
+
+
+@router.get("/v1/videos", response_model=VideoJobList)
+async def list_videos(
+    request: Request,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Literal["asc", "desc"] = "desc",
+) -> VideoJobList:
+    from framecast.frontend.jobs.store import page
+
+    records, has_more = page(await _manager(request).store.all(), after, limit, order)
+    videos = [record.to_video() for record in records]
+    return VideoJobList(
+        data=videos,
+        first_id=videos[0].id if videos else None,
+        last_id=videos[-1].id if videos else None,
+        has_more=has_more,
+    )
+
+
+@router.delete("/v1/videos/{video_id}", response_model=VideoDeleted)
+async def delete_video(video_id: str, request: Request) -> VideoDeleted:
+    if not await _manager(request).delete(video_id):
+        raise ApiError(404, f"no video {video_id!r}", param="video_id", code="video_not_found")
+    return VideoDeleted(id=video_id)
+
+
+@router.get("/v1/videos/{video_id}/content")
+async def download_video(
+    video_id: str, request: Request, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
+) -> Response:
+    manager = _manager(request)
+    record = await _existing(manager, video_id)
+    if record.status != "completed":
+        detail = f": {record.error.message}" if record.error else ""
+        raise ApiError(
+            409, f"video {video_id} is {record.status}{detail}; its content exists once it is completed",
+            param="video_id", code="video_not_ready",
+        )  # fmt: skip
+    if record.expired or (record.expires_at and time.time() >= record.expires_at):
+        if not record.expired:
+            await manager.expire(record)
+        raise ApiError(404, f"video {video_id} expired; its content is deleted", param="video_id", code="video_expired")
+    url = record.outputs.get(variant)
+    if url is None:
+        why = "it was returned inline and not stored" if not record.outputs else f"no {variant} was made"
+        raise ApiError(404, f"video {video_id} has no {variant}: {why}", param="variant", code="variant_not_found")
+    size = await outputs.size_of(url)
+    if size is None:
+        raise ApiError(404, f"the {variant} of video {video_id} is gone from storage", code="content_missing")
+    return StreamingResponse(
+        outputs.read_chunks(url),
+        media_type=outputs.CONTENT_TYPES[variant],
+        headers={"content-length": str(size), "content-disposition": f'inline; filename="{video_id}.{url.rsplit(".", 1)[-1]}"'},
+    )
+
+
+@router.get("/v1/videos/{video_id}/events")
+async def video_events(video_id: str, request: Request) -> EventSourceResponse:
+    """Server-sent events: the video object at every change of status, progress or stage,
+    until it completes, fails or is deleted."""
+    manager = _manager(request)
+    await _existing(manager, video_id)
+
+    async def events() -> AsyncIterator[dict]:
+        last = None
+        async for record in manager.follow(video_id):
+            if record is None:
+                yield {"event": "deleted", "data": json.dumps({"id": video_id, "object": "video.deleted", "deleted": True})}
+                return
+            state = (record.status, record.progress, record.stage)
+            if state != last:
+                last = state
+                yield {"event": "video", "data": record.to_video().model_dump_json()}
+
+    return EventSourceResponse(events(), ping=15)
+
+
+# -- POST /v1/videos/generations ------------------------------------------------------------------
+
+
+@router.post("/v1/videos/generations", response_model=VideoGenerationResponse)
 async def create_video_generation(body: VideoGenerationRequest, request: Request) -> JSONResponse:
     if body.stream:
         raise ApiError(
             400,
-            "stream is not supported on /v1/videos/generations; this route answers once the video is done",
+            "stream is not supported on /v1/videos/generations; create a job with POST /v1/videos and follow "
+            "GET /v1/videos/{id}/events",
             param="stream",
             code="unsupported_value",
         )
-    body.knobs()  # a conflicting top-level/nvext pair is refused before any worker is involved
-    directory: WorkerDirectory = request.app.state.directory
-    model, instance = _routed(directory, body.model)
-    video_id = f"video_{uuid.uuid4().hex}"
-    wire = body.model_dump(mode="json", exclude_none=True) | {"model": model, "request_id": video_id}
-
-    final: WorkerVideoMessage | None = None
-    try:
-        async for message in directory.generate(wire, instance.instance_id):
-            final = WorkerVideoMessage.model_validate(message)
-    except Exception as error:  # the request plane reports a lost worker as a plain exception
-        log.warning("request %s to worker %x failed: %s", video_id, instance.instance_id, error)
-        raise ApiError(502, f"the worker serving {model!r} failed: {error}", code="worker_failed") from None
-    if final is None:
-        raise ApiError(502, f"the worker serving {model!r} sent no result", code="worker_failed")
-    if final.status == "failed":
-        detail = final.error_detail
-        if detail is not None and detail.type == "invalid_request_error":
-            raise ApiError(_STATUS_BY_WORKER_CODE.get(detail.code, 400), detail.message, param=detail.param, code=detail.code)
-        raise ApiError(500, final.error or "generation failed", code=detail.code if detail else "generation_failed")
-    return JSONResponse(_response_body(final), headers={"x-framecast-worker": f"{instance.instance_id:x}"})
+    manager = _manager(request)
+    record = await _submit(manager, body, "sync", response_format=body.response_format)
+    waiter = asyncio.ensure_future(manager.wait(record.id))
+    # A client that goes away cancels its job: the worker stops at its next step.
+    while not waiter.done():
+        await asyncio.wait({waiter}, timeout=0.25)
+        if not waiter.done() and await request.is_disconnected():
+            await manager.abandon(record.id, "the client disconnected")
+    result = waiter.result()
+    final, record = result.final, result.record
+    if record.status != "completed" or final is None:
+        error = record.error
+        code = error.code if error else "generation_failed"
+        status = _STATUS_BY_CODE.get(code, 502 if code == "worker_failed" else 500)
+        if error is not None and error.param:
+            status = 400
+        raise ApiError(status, error.message if error else "generation failed", param=error.param if error else None, code=code)
+    response = VideoGenerationResponse(
+        id=record.id, model=record.model, created=int(record.created_at), data=final.data,
+        inference_time_s=final.inference_time_s, seed=record.seed,
+    ).model_dump(mode="json")  # fmt: skip
+    # A video carries either url or b64_json.
+    response["data"] = [item.model_dump(mode="json", exclude_none=True) for item in final.data]
+    return JSONResponse(response, headers={"x-framecast-worker": record.worker or ""})

@@ -41,7 +41,7 @@ framecast_loopback_planes
 trap framecast_stop_all EXIT
 framecast_start worker "$work/worker.log" \
   "$PY" -m framecast.components.worker --model-path "$model_dir" --fs-url "file://$work/outputs" --discovery file
-framecast_start frontend "$work/frontend.log" "$PY" -m framecast.frontend --port "$port" --discovery file
+framecast_start frontend "$work/frontend.log" "$PY" -m framecast.frontend --port "$port" --discovery file --job-db "$work/jobs.sqlite3"
 echo "waiting for the worker to register (loading torch takes a few seconds)"
 framecast_wait_for_model "$url" "$model" 300
 

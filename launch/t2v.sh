@@ -64,6 +64,12 @@ if [[ "$model_path" != "$default_model" ]]; then
   worker_cmd+=(--model-spec "$default_model" --served-model-name "$default_model")
 fi
 frontend_cmd=("$PY" -m framecast.frontend --host "$host" --port "$port" --discovery "$discovery")
+# Job records: in etcd beside discovery (any replica answers), or a SQLite file on one machine.
+if [[ "$discovery" == etcd ]]; then
+  frontend_cmd+=(--job-store etcd)
+else
+  frontend_cmd+=(--job-db "$work/jobs.sqlite3")
+fi
 etcd_cmd=(etcd --name framecast --data-dir "$work/etcd" --listen-client-urls http://127.0.0.1:2379
   --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380
   --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster framecast=http://127.0.0.1:2380

@@ -75,8 +75,8 @@ class GenerationKnobs(BaseModel):
     seed: int | None = None
 
 
-class VideoGenerationRequest(BaseModel):
-    """Body of `POST /v1/videos/generations`."""
+class VideoRequestBase(BaseModel):
+    """The knobs of a video request, shared by the synchronous route and the job API."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -92,9 +92,6 @@ class VideoGenerationRequest(BaseModel):
     num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     guidance_scale: float | None = Field(default=None, ge=0)
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    response_format: ResponseFormat = "url"
-    output_format: Literal["mp4"] | None = None
-    stream: bool = False
     user: str | None = None
     input_reference: str | None = None
     nvext: VideoNvExt | None = None
@@ -146,16 +143,35 @@ class VideoGenerationRequest(BaseModel):
         )
 
 
+class VideoGenerationRequest(VideoRequestBase):
+    """Body of `POST /v1/videos/generations`: answered once the video is done."""
+
+    response_format: ResponseFormat = "url"
+    output_format: Literal["mp4"] | None = None
+    stream: bool = False
+
+
+class VideoCreateRequest(VideoRequestBase):
+    """Body of `POST /v1/videos` (the OpenAI Videos job API): answered at once with a job."""
+
+
+ExtraOutput = Literal["thumbnail", "spritesheet"]
+
+
 class WorkerVideoRequest(VideoGenerationRequest):
     """What a worker accepts on the request plane.
 
-    The public request plus framecast's routing fields. Unknown fields are ignored rather
-    than refused so that other frontends (NVIDIA Dynamo's own) can send their shape.
+    The public request plus framecast's own fields. Unknown fields are ignored rather than
+    refused so that other frontends (NVIDIA Dynamo's own) can send their shape.
     """
 
     model_config = ConfigDict(extra="ignore")
 
     request_id: str | None = None
+    # Images to store beside the video (response_format url only).
+    extra_outputs: list[ExtraOutput] = Field(default_factory=list)
+    # Resolve and check the request, answer with what it resolved to, and generate nothing.
+    validate_only: bool = False
 
 
 class VideoData(BaseModel):
@@ -193,3 +209,58 @@ class WorkerVideoMessage(VideoGenerationResponse):
     step: int | None = None
     total_steps: int | None = None
     error_detail: ErrorBody | None = None
+    # What the request resolved to (sent with validate_only answers and final messages).
+    size: str | None = None
+    num_frames: int | None = None
+    fps: int | None = None
+    num_inference_steps: int | None = None
+    # Where the extra outputs were stored.
+    thumbnail_url: str | None = None
+    spritesheet_url: str | None = None
+
+
+JobStatus = Literal["queued", "in_progress", "completed", "failed"]
+
+
+class VideoJobError(BaseModel):
+    code: str
+    message: str
+    param: str | None = None
+
+
+class VideoJob(BaseModel):
+    """The OpenAI Videos API object, as `POST/GET /v1/videos` return it."""
+
+    id: str
+    object: Literal["video"] = "video"
+    model: str
+    status: JobStatus
+    progress: int = Field(ge=0, le=100)
+    created_at: int
+    completed_at: int | None = None
+    expires_at: int | None = None
+    prompt: str | None = None
+    # A string, as in OpenAI's API ("5.06").
+    seconds: str
+    size: str
+    error: VideoJobError | None = None
+    remixed_from_video_id: str | None = None
+    # framecast's own: what the job resolved to, and where it is.
+    num_frames: int | None = None
+    fps: int | None = None
+    seed: int | None = None
+    stage: str | None = None
+
+
+class VideoJobList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[VideoJob]
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool = False
+
+
+class VideoDeleted(BaseModel):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: bool = True

@@ -152,12 +152,17 @@ def start_worker(
     return ManagedProcess(name, argv, discovery.env, log_dir)
 
 
-def start_frontend(discovery: Discovery, namespace: str, log_dir: Path, name: str) -> tuple[ManagedProcess, str]:
-    port = free_port()
+def start_frontend(
+    discovery: Discovery, namespace: str, log_dir: Path, name: str, *extra: str, port: int | None = None
+) -> tuple[ManagedProcess, str]:
+    port = port or free_port()
     argv = [
         sys.executable, "-m", "framecast.frontend", "--host", "127.0.0.1", "--port", str(port),
         "--namespace", namespace, "--discovery", discovery.backend,
     ]  # fmt: skip
+    if "--job-store" not in extra and "--job-db" not in extra:
+        argv += ["--job-db", str(log_dir / f"{name}-jobs.sqlite3")]
+    argv += extra
     process = ManagedProcess(name, argv, discovery.env, log_dir)
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -49,8 +49,10 @@ def test_the_frontend_runs_without_torch():
 def test_the_wheel_holds_only_framecast(tmp_path):
     # Build from a copy: building in place would leave build/ in the checkout.
     source = tmp_path / "source"
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for name in files:
+        if not (ROOT / name).is_file():
+            continue  # deleted in the working tree
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, source / name)
     subprocess.run(

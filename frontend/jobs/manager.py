@@ -1,0 +1,438 @@
+"""Runs video jobs: one queue per model, dispatch to idle workers, live progress, cancellation,
+takeover of jobs whose frontend died, and expiry of outputs.
+
+Both routes go through here: a job of `POST /v1/videos` and the one behind a waiting
+`POST /v1/videos/generations` share the queue, the dispatch and the records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from dynamo.runtime import Context
+
+from framecast.frontend import outputs
+from framecast.frontend.discovery import WorkerDirectory, WorkerInstance
+from framecast.frontend.jobs.record import JobRecord
+from framecast.frontend.jobs.store import JobStore
+from framecast.protocol import ErrorBody, VideoJobError, VideoRequestBase, WorkerVideoMessage
+
+log = logging.getLogger(__name__)
+
+EXTRA_OUTPUTS = ["thumbnail", "spritesheet"]
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    # How long outputs stay downloadable after completion, and records after that.
+    ttl_s: float = 24 * 3600
+    record_retention_s: float = 24 * 3600
+    # What `openai-poll-after-ms` tells polling clients.
+    poll_after_ms: int = 1000
+    # Progress reaches the shared store at most this often per job (stage changes always do).
+    progress_write_interval_s: float = 0.25
+    # A replica silent for this long is dead, and its unfinished jobs are taken over.
+    replica_timeout_s: float = 10.0
+    heartbeat_interval_s: float = 2.0
+    takeover_interval_s: float = 3.0
+    sweep_interval_s: float = 30.0
+    # A job is started at most this many times (its owner died while running it).
+    max_attempts: int = 2
+
+
+class WorkerRejected(Exception):
+    """The worker refused the request (before any work); `body` says which field and why."""
+
+    def __init__(self, body: ErrorBody):
+        super().__init__(body.message)
+        self.body = body
+
+
+@dataclass
+class SyncResult:
+    record: JobRecord
+    final: WorkerVideoMessage | None
+
+
+def _error_from(message: WorkerVideoMessage) -> VideoJobError:
+    detail = message.error_detail
+    return VideoJobError(
+        code=(detail.code if detail and detail.code else "generation_failed"),
+        message=message.error or (detail.message if detail else "generation failed"),
+        param=detail.param if detail else None,
+    )
+
+
+def _cancelled(record: JobRecord, reason: str) -> JobRecord:
+    return record.model_copy(
+        update={
+            "status": "failed",
+            "stage": None,
+            "completed_at": time.time(),
+            "error": VideoJobError(code="cancelled", message=reason),
+        }
+    )
+
+
+class JobManager:
+    def __init__(self, store: JobStore, directory: WorkerDirectory, settings: JobSettings = JobSettings()):
+        self.store = store
+        self.directory = directory
+        self.settings = settings
+        self.replica_id = uuid.uuid4().hex[:12]
+        # Jobs this replica runs: waiting in its queues or dispatched to a worker.
+        self._local: dict[str, JobRecord] = {}
+        self._queues: dict[str, collections.deque[str]] = {}
+        self._queued: dict[str, asyncio.Event] = {}
+        self._dispatchers: dict[str, asyncio.Task] = {}
+        self._contexts: dict[str, Context] = {}
+        self._busy: collections.Counter[int] = collections.Counter()
+        self._turns: collections.Counter[str] = collections.Counter()
+        self._slot_freed = asyncio.Event()
+        self._last_write: dict[str, float] = {}
+        self._subscribers: dict[str, set[asyncio.Queue]] = collections.defaultdict(set)
+        self._sync_waiters: dict[str, asyncio.Future[SyncResult]] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.store.heartbeat(self.replica_id)
+        for loop in (self._heartbeat_loop, self._changes_loop, self._takeover_loop, self._sweep_loop):
+            self._tasks.append(asyncio.ensure_future(loop()))
+        log.info("job manager up: replica %s", self.replica_id)
+
+    async def close(self) -> None:
+        for task in [*self._tasks, *self._dispatchers.values()]:
+            task.cancel()
+        for context in self._contexts.values():
+            context.stop_generating()
+
+    async def _forever(self, name: str, interval: float, step) -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one failed round (store unreachable) must not end the loop
+                log.exception("%s failed; trying again in %.0fs", name, interval)
+            await asyncio.sleep(interval)
+
+    async def _heartbeat_loop(self) -> None:
+        await self._forever("heartbeat", self.settings.heartbeat_interval_s, lambda: self.store.heartbeat(self.replica_id))
+
+    # -- creating -----------------------------------------------------------------------------
+
+    async def submit(self, body: VideoRequestBase, kind: str = "job", **wire_fields: Any) -> JobRecord:
+        """Check the request with a worker of its model and queue it. Raises RequestFieldError,
+        WorkerRejected, or the directory's NoWorkerError / UnknownModelError."""
+        body.knobs()  # a conflicting top-level/nvext pair is refused here
+        model, instance = self.directory.route(body.model)
+        job_id = f"video_{uuid.uuid4().hex}"
+        wire = body.model_dump(mode="json", exclude_none=True) | {"model": model, "request_id": job_id} | wire_fields
+        if wire.get("response_format", "url") == "url":
+            wire["extra_outputs"] = EXTRA_OUTPUTS
+        resolved = await self._validate(wire, instance)
+        # Pin the seed: a job started again after its frontend died makes the same video.
+        wire["seed"] = resolved.seed
+        if isinstance(wire.get("nvext"), dict):
+            wire["nvext"].pop("seed", None)
+        fps, frames = resolved.fps, resolved.num_frames
+        record = JobRecord(
+            id=job_id,
+            model=model,
+            kind=kind,
+            created_at=time.time(),
+            prompt=body.prompt,
+            seconds=f"{body.seconds:g}" if body.seconds else f"{round(frames / fps, 2):g}",
+            size=resolved.size,
+            num_frames=frames,
+            fps=fps,
+            seed=resolved.seed,
+            request=wire,
+            owner=self.replica_id,
+        )
+        if kind == "sync":
+            self._sync_waiters[job_id] = asyncio.get_running_loop().create_future()
+        await self.store.create(record)
+        self._enqueue(record)
+        return record
+
+    async def _validate(self, wire: dict, instance: WorkerInstance) -> WorkerVideoMessage:
+        answer = None
+        async for message in self.directory.generate(wire | {"validate_only": True}, instance.instance_id):
+            answer = WorkerVideoMessage.model_validate(message)
+        if answer is None:
+            raise RuntimeError("the worker did not answer the request check")
+        if answer.status == "failed":
+            raise WorkerRejected(answer.error_detail or ErrorBody(message=answer.error or "refused", type="invalid_request_error"))
+        return answer
+
+    # -- queue and dispatch -------------------------------------------------------------------
+
+    def _enqueue(self, record: JobRecord) -> None:
+        self._local[record.id] = record
+        self._queues.setdefault(record.model, collections.deque()).append(record.id)
+        self._queued.setdefault(record.model, asyncio.Event()).set()
+        if record.model not in self._dispatchers or self._dispatchers[record.model].done():
+            self._dispatchers[record.model] = asyncio.ensure_future(self._dispatch(record.model))
+
+    async def _dispatch(self, model: str) -> None:
+        queue, queued = self._queues[model], self._queued[model]
+        while True:
+            while not queue:
+                queued.clear()
+                await queued.wait()
+            instance = await self._idle_instance(model)
+            job_id = queue.popleft()
+            if job_id not in self._local:
+                continue  # deleted while queued
+            self._busy[instance.instance_id] += 1
+            asyncio.ensure_future(self._run(job_id, instance))
+
+    async def _idle_instance(self, model: str) -> WorkerInstance:
+        """A live worker of the model with no job of ours; waits for one (round-robin among idle)."""
+        while True:
+            served = self.directory.models().get(model)
+            idle = [instance for instance in (served.instances if served else []) if not self._busy[instance.instance_id]]
+            if idle:
+                self._turns[model] += 1
+                return idle[self._turns[model] % len(idle)]
+            self._slot_freed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                # New workers appear without a signal, so look again now and then.
+                await asyncio.wait_for(self._slot_freed.wait(), timeout=0.25)
+
+    def queue_depth(self, model: str) -> int:
+        return len(self._queues.get(model, ()))
+
+    async def _run(self, job_id: str, instance: WorkerInstance) -> None:
+        record = self._local[job_id]
+        context = Context()
+        self._contexts[job_id] = context
+        record.status, record.stage, record.progress = "in_progress", "dispatched", 0
+        record.started_at, record.worker = time.time(), f"{instance.instance_id:x}"
+        record.attempts += 1
+        final: WorkerVideoMessage | None = None
+        failure: str | None = None
+        try:
+            await self._save(record, force=True)
+            async for message in self.directory.generate(record.request | {"stream": True}, instance.instance_id, context):
+                update = WorkerVideoMessage.model_validate(message)
+                if update.status == "in_progress":
+                    record.progress = max(record.progress, min(update.progress, 99))
+                    stage_changed = update.stage != record.stage
+                    record.stage = update.stage
+                    await self._save(record, force=stage_changed and update.stage != "denoising")
+                else:
+                    final = update
+        except Exception as error:  # the request plane reports a lost worker as an exception
+            failure = str(error)
+        finally:
+            self._busy[instance.instance_id] -= 1
+            self._contexts.pop(job_id, None)
+            self._slot_freed.set()
+        if job_id not in self._local:
+            # Deleted or abandoned meanwhile; a video that still got stored goes too.
+            if final is not None:
+                await outputs.delete(self._output_urls(final))
+            return
+        self._finish(record, final, failure)
+        saved = await self._save(record, force=True)
+        self._local.pop(job_id, None)
+        self._last_write.pop(job_id, None)
+        if not saved and final is not None:
+            await outputs.delete(self._output_urls(final))
+        waiter = self._sync_waiters.pop(job_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(SyncResult(record, final))
+
+    @staticmethod
+    def _output_urls(message: WorkerVideoMessage) -> list[str]:
+        urls = [item.url for item in message.data if item.url]
+        return urls + [url for url in (message.thumbnail_url, message.spritesheet_url) if url]
+
+    def _finish(self, record: JobRecord, final: WorkerVideoMessage | None, failure: str | None) -> None:
+        now = time.time()
+        record.completed_at = now
+        if final is not None and final.status == "completed":
+            record.status, record.progress, record.stage = "completed", 100, None
+            record.expires_at = now + self.settings.ttl_s
+            record.inference_time_s = final.inference_time_s
+            video_url = final.data[0].url if final.data else None
+            record.outputs = {
+                variant: url
+                for variant, url in (("video", video_url), ("thumbnail", final.thumbnail_url), ("spritesheet", final.spritesheet_url))
+                if url
+            }
+            return
+        record.status, record.stage = "failed", None
+        if final is not None:
+            record.error = _error_from(final)
+        else:
+            reason = failure or "the worker ended its answer without a result"
+            record.error = VideoJobError(code="worker_failed", message=f"the worker running this job failed: {reason}")
+        log.info("job %s failed: %s", record.id, record.error.message)
+
+    async def _save(self, record: JobRecord, force: bool = False) -> bool:
+        """Publish to local followers at once; write to the store (throttled unless forced).
+        False when the record is no longer ours (deleted, or taken over): the work stops."""
+        self._publish(record.id, record)
+        now = time.monotonic()
+        if not force and now - self._last_write.get(record.id, 0.0) < self.settings.progress_write_interval_s:
+            return True
+        self._last_write[record.id] = now
+        if await self.store.put(record, expect_owner=self.replica_id):
+            return True
+        self._stop_local(record.id)
+        return False
+
+    # -- cancelling ---------------------------------------------------------------------------
+
+    def _stop_local(self, job_id: str) -> None:
+        """Forget a local job: out of its queue, or its worker told to stop at the next step."""
+        record = self._local.pop(job_id, None)
+        if record is not None and job_id in self._queues.get(record.model, ()):
+            self._queues[record.model].remove(job_id)
+        context = self._contexts.get(job_id)
+        if context is not None:
+            context.stop_generating()
+
+    async def delete(self, job_id: str) -> bool:
+        """DELETE /v1/videos/{id}: stop the work wherever it runs, delete the record and outputs."""
+        record = self._local.get(job_id) or await self.store.get(job_id)
+        if record is None:
+            return False
+        self._stop_local(job_id)
+        await self.store.delete(job_id)
+        await outputs.delete(list(record.outputs.values()))
+        self._publish(job_id, None)
+        self._resolve_waiter(job_id, _cancelled(record, "the video was deleted"))
+        log.info("job %s deleted (was %s)", job_id, record.status)
+        return True
+
+    async def abandon(self, job_id: str, reason: str) -> None:
+        """Stop a job nobody waits for any more (its synchronous client went away)."""
+        record = self._local.get(job_id)
+        if record is None:
+            return
+        self._stop_local(job_id)
+        record = _cancelled(record, reason)
+        await self.store.put(record, expect_owner=self.replica_id)
+        self._publish(job_id, record)
+        self._resolve_waiter(job_id, record)
+        log.info("job %s cancelled: %s", job_id, reason)
+
+    def _resolve_waiter(self, job_id: str, record: JobRecord) -> None:
+        waiter = self._sync_waiters.pop(job_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(SyncResult(record, None))
+
+    async def wait(self, job_id: str) -> SyncResult:
+        return await self._sync_waiters[job_id]
+
+    # -- reading and following ----------------------------------------------------------------
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        return self._local.get(job_id) or await self.store.get(job_id)
+
+    def _publish(self, job_id: str, record: JobRecord | None) -> None:
+        snapshot = record.model_copy(deep=True) if record is not None else None
+        for queue in self._subscribers.get(job_id, ()):
+            queue.put_nowait(snapshot)
+
+    async def follow(self, job_id: str) -> AsyncIterator[JobRecord | None]:
+        """The job's record now, then every change until it ends (None: it was deleted)."""
+        queue: asyncio.Queue[JobRecord | None] = asyncio.Queue()
+        self._subscribers[job_id].add(queue)
+        try:
+            current = await self.get(job_id)
+            yield current
+            if current is None or current.terminal:
+                return
+            while True:
+                record = await queue.get()
+                yield record
+                if record is None or record.terminal:
+                    return
+        finally:
+            self._subscribers[job_id].discard(queue)
+            if not self._subscribers[job_id]:
+                del self._subscribers[job_id]
+
+    async def _changes_loop(self) -> None:
+        """Writes of other replicas: follow remote jobs, and stop local work deleted elsewhere."""
+        while True:
+            try:
+                async for change in self.store.changes():
+                    local = self._local.get(change.job_id)
+                    if local is not None:
+                        if change.record is None or change.record.owner != self.replica_id:
+                            log.info("job %s deleted or taken over elsewhere; stopping it here", change.job_id)
+                            self._stop_local(change.job_id)
+                            self._publish(change.job_id, change.record)
+                            self._resolve_waiter(change.job_id, _cancelled(local, "deleted or taken over by another frontend"))
+                        continue
+                    if change.job_id in self._subscribers:
+                        self._publish(change.job_id, change.record)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job change feed failed; following it again")
+                await asyncio.sleep(1)
+
+    # -- other replicas' jobs, and expiry -----------------------------------------------------
+
+    async def _takeover_loop(self) -> None:
+        await self._forever("takeover", self.settings.takeover_interval_s, self.take_over_orphans)
+
+    async def take_over_orphans(self) -> None:
+        """Jobs whose owner replica stopped heart-beating: run them here (once more at most)."""
+        live = await self.store.live_replicas() | {self.replica_id}
+        for record in await self.store.all():
+            if record.terminal or record.owner in live:
+                continue
+            previous = record.owner
+            record.owner = self.replica_id
+            if record.kind == "sync" or record.attempts >= self.settings.max_attempts:
+                record.status, record.stage, record.completed_at = "failed", None, time.time()
+                why = "its client waited on that frontend" if record.kind == "sync" else f"after {record.attempts} attempts"
+                record.error = VideoJobError(
+                    code="owner_lost", message=f"the frontend replica running this job stopped ({why}); submit it again"
+                )
+            else:
+                record.status, record.stage, record.progress = "queued", "requeued", 0
+            if await self.store.put(record, expect_owner=previous):
+                log.warning("took over job %s from stopped replica %s: now %s", record.id, previous, record.status)
+                if record.status == "queued":
+                    self._enqueue(record)
+
+    async def _sweep_loop(self) -> None:
+        await self._forever("sweep", self.settings.sweep_interval_s, self.sweep)
+
+    async def sweep(self) -> None:
+        """Delete outputs past expires_at, and records past their retention."""
+        now = time.time()
+        for record in await self.store.all():
+            if record.expires_at is None or now < record.expires_at:
+                continue
+            if now >= record.expires_at + self.settings.record_retention_s:
+                await self.store.delete(record.id)
+                log.info("job %s record removed (expired at %d)", record.id, record.expires_at)
+            elif not record.expired:
+                await self.expire(record)
+
+    async def expire(self, record: JobRecord) -> None:
+        urls = list(record.outputs.values())
+        await outputs.delete(urls)
+        record.expired, record.outputs = True, {}
+        await self.store.put(record)
+        log.info("job %s expired: deleted %s", record.id, ", ".join(urls) or "nothing")

@@ -1,0 +1,61 @@
+"""Where job records live, so that every frontend replica can answer for every job.
+
+Two implementations behind one interface: SQLite (one machine, the default) and etcd
+(shared by replicas on many machines). Both also keep the replicas' heartbeats, which is how
+a replica learns that the owner of a job has died.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from framecast.frontend.jobs.record import JobRecord
+
+
+@dataclass(frozen=True)
+class JobChange:
+    job_id: str
+    record: JobRecord | None  # None: deleted
+
+
+class JobStore(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create(self, record: JobRecord) -> None: ...
+
+    async def get(self, job_id: str) -> JobRecord | None: ...
+
+    async def put(self, record: JobRecord, *, expect_owner: str | None = None) -> bool:
+        """Write the record; with expect_owner, only if the stored one is still owned by it."""
+        ...
+
+    async def delete(self, job_id: str) -> bool: ...
+
+    async def all(self) -> list[JobRecord]: ...
+
+    async def heartbeat(self, replica_id: str) -> None:
+        """Say this replica is alive (call it more often than the store's replica timeout)."""
+        ...
+
+    async def live_replicas(self) -> set[str]: ...
+
+    def changes(self) -> AsyncIterator[JobChange]:
+        """Every later write and delete of any job, in order."""
+        ...
+
+
+def page(
+    records: list[JobRecord], after: str | None, limit: int, order: Literal["asc", "desc"]
+) -> tuple[list[JobRecord], bool]:
+    """A page of records by creation time, starting after the id `after`; and whether more follow."""
+    ordered = sorted(records, key=lambda record: (record.created_at, record.id), reverse=order == "desc")
+    start = 0
+    if after is not None:
+        ids = [record.id for record in ordered]
+        start = ids.index(after) + 1 if after in ids else len(ids)
+    chunk = ordered[start : start + limit]
+    return chunk, start + limit < len(ordered)
