@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     # Step i's time runs from the end of step i-1 (or the end of text encoding) to its callback.
     # The first step carries warm-up, so the median of the rest is the per-step figure.
     boundaries = [marks["text_encoding"], *step_times]
-    durations = [later - earlier for earlier, later in zip(boundaries, boundaries[1:])]
+    durations = [later - earlier for earlier, later in zip(boundaries, boundaries[1:], strict=False)]
     steady = sorted(durations[1:] or durations)
     step_s = steady[len(steady) // 2]
     vae_decode_s = total_s - (step_times[-1] - started)

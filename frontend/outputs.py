@@ -35,10 +35,6 @@ async def read_chunks(url: str, chunk_bytes: int = CHUNK_BYTES) -> AsyncIterator
         await asyncio.to_thread(handle.close)
 
 
-async def read_all(url: str) -> bytes:
-    return await asyncio.to_thread(lambda: fsspec.open(url, "rb").open().read())
-
-
 async def delete(urls: list[str]) -> None:
     """Delete stored outputs; ones already gone are fine."""
 

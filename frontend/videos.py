@@ -21,6 +21,7 @@ from framecast.frontend.discovery import NoWorkerError, UnknownModelError
 from framecast.frontend.errors import ApiError, validation_error_body
 from framecast.frontend.jobs.manager import JobManager, WorkerRejected
 from framecast.frontend.jobs.record import JobRecord
+from framecast.frontend.jobs.store import page
 from framecast.protocol import (
     RequestFieldError,
     VideoCreateRequest,
@@ -146,8 +147,6 @@ async def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
 ) -> VideoJobList:
-    from framecast.frontend.jobs.store import page
-
     records, has_more = page(await _manager(request).store.all(), after, limit, order)
     videos = [record.to_video() for record in records]
     return VideoJobList(
