@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # Share of the progress bar given to denoising; the stages after it start at these marks.
 _DENOISE_SHARE = 90
 _STAGE_START = {"decoding": 90, "encoding": 94, "storing": 97}
+# A streaming client hears from the worker at least this often, even in a long stage without
+# steps (sglang), so it can tell a slow video from a hung worker.
+KEEPALIVE_S = 5.0
 
 
 def _validation_error_body(error: ValidationError) -> ErrorBody:
@@ -81,6 +84,11 @@ class VideoRequestHandler:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.draining = False
+
+    def start_draining(self) -> None:
+        """Refuse new requests (the frontend sends them elsewhere); finish those in hand."""
+        self.draining = True
 
     @property
     def in_flight(self) -> int:
@@ -113,6 +121,10 @@ class VideoRequestHandler:
         def failed(body: ErrorBody) -> WorkerVideoMessage:
             return message(status="failed", progress=0, error=body.message, error_detail=body)
 
+        if self.draining:
+            # Sent in the moment between this worker's unregistering and the frontend noticing.
+            yield failed(ErrorBody(message="this worker is shutting down", type="server_error", code="worker_draining"))
+            return
         try:
             parsed = WorkerVideoRequest.model_validate(request)
             params = self._resolve(parsed)
@@ -154,11 +166,13 @@ class VideoRequestHandler:
         try:
             while not work.done():
                 getter = asyncio.ensure_future(updates.get())
-                await asyncio.wait({work, getter}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({work, getter}, timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED)
                 if getter.done():
                     yield getter.result()
-                else:
-                    getter.cancel()
+                    continue
+                getter.cancel()
+                if run.stream and not work.done():
+                    yield message(status="in_progress", progress=run.reached, stage="keepalive")
             while run.stream and not updates.empty():
                 yield updates.get_nowait()
             yield work.result()

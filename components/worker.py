@@ -187,6 +187,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
 
     await stopping.wait()
+    handler.start_draining()
     log.info("stopping: unregistering, then finishing %d request(s) in hand", handler.in_flight)
     await endpoint.unregister_endpoint_instance()
     await unregister_model(endpoint)

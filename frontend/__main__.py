@@ -34,6 +34,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--replica-timeout", type=float, default=10.0, help="seconds after which a silent replica's jobs are taken over"
     )
     jobs.add_argument("--sweep-interval", type=float, default=30.0, help="seconds between expiry sweeps")
+    jobs.add_argument(
+        "--queue-per-worker",
+        type=int,
+        default=8,
+        help="jobs a model may hold waiting per live worker; past that, 429 with Retry-After",
+    )
+    jobs.add_argument(
+        "--stall-timeout", type=float, default=60.0, help="seconds of silence after which a worker is taken for lost"
+    )
+    jobs.add_argument(
+        "--no-worker-timeout",
+        type=float,
+        default=300.0,
+        help="seconds a queued job waits for a live worker of its model before it fails",
+    )
+    jobs.add_argument(
+        "--drain-timeout", type=float, default=60.0, help="on SIGTERM, seconds running jobs get to finish"
+    )
+    security = parser.add_argument_group("security and limits")
+    security.add_argument(
+        "--api-key-file",
+        help="file of API keys, one per line; keys also come from $FRAMECAST_API_KEYS (comma separated). "
+        "With any key, every route but /health needs 'Authorization: Bearer <key>'",
+    )
+    security.add_argument("--max-body-bytes", type=int, default=16 * 2**20, help="largest request body")
+    security.add_argument("--max-prompt-chars", type=int, default=4000, help="longest prompt")
+    security.add_argument("--max-frames", type=int, help="most frames per video (beyond each model's own limit)")
+    security.add_argument("--max-pixels", type=int, help="most pixels per frame (width x height)")
+    security.add_argument("--max-steps", type=int, help="most denoising steps")
+    security.add_argument(
+        "--max-jobs-per-key", type=int, default=0, help="unfinished jobs one API key may hold (0: no limit)"
+    )
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
 
@@ -46,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from framecast.frontend.app import FrontendSettings, create_app
-    from framecast.frontend.jobs.manager import JobSettings
+    from framecast.frontend.jobs.manager import JobSettings, RequestLimits
+    from framecast.frontend.security import load_api_keys
 
     settings = FrontendSettings(
         namespace=args.namespace,
@@ -59,10 +92,32 @@ def main(argv: list[str] | None = None) -> int:
             poll_after_ms=args.poll_after_ms,
             replica_timeout_s=args.replica_timeout,
             sweep_interval_s=args.sweep_interval,
+            queue_per_worker=args.queue_per_worker,
+            stall_timeout_s=args.stall_timeout,
+            no_worker_timeout_s=args.no_worker_timeout,
         ),
+        limits=RequestLimits(
+            max_prompt_chars=args.max_prompt_chars,
+            max_frames=args.max_frames,
+            max_pixels=args.max_pixels,
+            max_steps=args.max_steps,
+            max_jobs_per_key=args.max_jobs_per_key,
+        ),
+        api_keys=load_api_keys(args.api_key_file),
+        max_body_bytes=args.max_body_bytes,
+        drain_timeout_s=args.drain_timeout,
     )
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", log_level=args.log_level.lower())
+    # On SIGTERM uvicorn stops accepting, waits for the requests in flight (a synchronous video
+    # is one), then the app drains its running jobs.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        log_level=args.log_level.lower(),
+        timeout_graceful_shutdown=int(args.drain_timeout),
+    )
     return 0
 
 

@@ -13,7 +13,8 @@ from fastapi import FastAPI, Request
 
 from framecast.frontend.discovery import ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
-from framecast.frontend.jobs.manager import JobManager, JobSettings
+from framecast.frontend.jobs.manager import JobManager, JobSettings, RequestLimits
+from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware
 from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.videos import router as videos_router
 
@@ -29,6 +30,12 @@ class FrontendSettings:
     job_db: str = "framecast-jobs.sqlite3"
     etcd_endpoints: str = "http://127.0.0.1:2379"
     jobs: JobSettings = field(default_factory=JobSettings)
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    # Bearer keys every route but /health requires; none configured: open.
+    api_keys: tuple[str, ...] = ()
+    max_body_bytes: int = 16 * 2**20
+    # On SIGTERM: seconds running jobs get to finish before the frontend exits.
+    drain_timeout_s: float = 60.0
 
 
 def make_job_store(settings: FrontendSettings) -> JobStore:
@@ -77,7 +84,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         await directory.start()
         store = make_job_store(settings)
         await store.start()
-        jobs = JobManager(store, directory, settings.jobs)
+        jobs = JobManager(store, directory, settings.jobs, settings.limits)
         await jobs.start()
         app.state.directory = directory
         app.state.jobs = jobs
@@ -88,6 +95,8 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         )
         try:
             yield
+            # Shutdown: uvicorn has stopped accepting and answered the requests in flight.
+            await jobs.drain(settings.drain_timeout_s)
         finally:
             await jobs.close()
             await store.close()
@@ -96,6 +105,9 @@ def create_app(settings: FrontendSettings) -> FastAPI:
 
     app = FastAPI(title="framecast", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    # The last added runs first: keys are checked before a body is read.
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.include_router(videos_router)
 
     @app.get("/health")

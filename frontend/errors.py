@@ -24,10 +24,27 @@ _TYPE_BY_STATUS = {
 }
 
 
+class BodyTooLarge(Exception):
+    """Raised while a request body is read past the size limit."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"request body is larger than {limit} bytes")
+        self.limit = limit
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
+        self.headers = headers
         self.body = ErrorBody(
             message=message, type=_TYPE_BY_STATUS.get(status, "server_error"), param=param, code=code
         )
@@ -65,9 +82,33 @@ def validation_error_body(errors: list[dict]) -> ErrorBody:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Imported here: the job package depends on nothing of this module, and this is the one
+    # place that says which HTTP status each of its refusals is.
+    from framecast.frontend.jobs.admission import QueueFull
+    from framecast.frontend.jobs.manager import StoreUnavailable, TooManyJobs
+
+    @app.exception_handler(QueueFull)
+    async def _queue_full(request: Request, error: QueueFull) -> JSONResponse:
+        body = ErrorBody(message=f"{error}; try again in {error.retry_after_s}s", type="rate_limit_error", code="queue_full")
+        return error_response(429, body, headers={"retry-after": str(error.retry_after_s)})
+
+    @app.exception_handler(TooManyJobs)
+    async def _too_many(request: Request, error: TooManyJobs) -> JSONResponse:
+        body = ErrorBody(message=str(error), type="rate_limit_error", code="too_many_jobs")
+        return error_response(429, body, headers={"retry-after": "5"})
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(request: Request, error: StoreUnavailable) -> JSONResponse:
+        body = ErrorBody(message=str(error), type="server_error", code="unavailable")
+        return error_response(503, body, headers={"retry-after": "5"})
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.body)
+        return error_response(error.status, error.body, headers=error.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
+        return error_response(413, ErrorBody(message=str(error), type="invalid_request_error", code="body_too_large"))
 
     @app.exception_handler(RequestFieldError)
     async def _field_error(request: Request, error: RequestFieldError) -> JSONResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -19,7 +20,8 @@ from starlette.datastructures import UploadFile
 from framecast.frontend import outputs
 from framecast.frontend.discovery import NoWorkerError, UnknownModelError
 from framecast.frontend.errors import ApiError, validation_error_body
-from framecast.frontend.jobs.manager import JobManager, WorkerRejected
+from framecast.frontend.jobs.admission import QueueFull
+from framecast.frontend.jobs.manager import JobManager, StoreUnavailable, TooManyJobs, WorkerRejected
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import page
 from framecast.protocol import (
@@ -46,9 +48,10 @@ def _manager(request: Request) -> JobManager:
     return request.app.state.jobs
 
 
-async def _submit(manager: JobManager, body: VideoRequestBase, kind: str, **wire: Any) -> JobRecord:
+async def _submit(request: Request, body: VideoRequestBase, kind: str, **wire: Any) -> JobRecord:
+    manager = _manager(request)
     try:
-        return await manager.submit(body, kind, **wire)
+        return await manager.submit(body, kind, key_id=getattr(request.state, "api_key_id", None), **wire)
     except NoWorkerError as error:
         raise ApiError(503, f"{error}; try again when a worker is up", param="model", code="no_live_worker") from None
     except UnknownModelError as error:
@@ -64,8 +67,8 @@ async def _submit(manager: JobManager, body: VideoRequestBase, kind: str, **wire
         body = rejected.body
         status = _STATUS_BY_CODE.get(body.code or "", 400 if body.type == "invalid_request_error" else 500)
         raise ApiError(status, body.message, param=body.param, code=body.code) from None
-    except RequestFieldError:
-        raise
+    except (RequestFieldError, QueueFull, TooManyJobs, StoreUnavailable):
+        raise  # answered by the app's error handlers
     except Exception as error:  # the worker could not be reached for the request check
         log.warning("request check failed: %s", error)
         raise ApiError(502, f"the worker serving this model failed: {error}", code="worker_failed") from None
@@ -94,15 +97,20 @@ def _form_to_body(form) -> dict[str, Any]:
     return body
 
 
-_CREATE_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": VideoCreateRequest.model_json_schema()},
-            "multipart/form-data": {"schema": VideoCreateRequest.model_json_schema()},
-        },
+def _create_schema() -> dict:
+    """POST /v1/videos reads its body itself (JSON or multipart), so its schema is declared
+    here; nested models refer to the components FastAPI publishes for the other routes."""
+    schema = VideoCreateRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}, "multipart/form-data": {"schema": schema}},
+        }
     }
-}
+
+
+_CREATE_SCHEMA = _create_schema()
 
 
 @router.post("/v1/videos", openapi_extra=_CREATE_SCHEMA, response_model=VideoJob)
@@ -119,15 +127,19 @@ async def create_video(request: Request) -> JSONResponse:
         body = VideoCreateRequest.model_validate(raw)
     except ValidationError as error:
         raise ApiError.from_body(400, validation_error_body(error.errors())) from None
-    manager = _manager(request)
-    record = await _submit(manager, body, "job")
-    return _video_response(record, manager.settings.poll_after_ms)
+    record = await _submit(request, body, "job")
+    return _video_response(record, _manager(request).settings.poll_after_ms)
 
 
 # -- reading ------------------------------------------------------------------------------------
 
 
+_VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
+
+
 async def _existing(manager: JobManager, video_id: str) -> JobRecord:
+    if not _VIDEO_ID.fullmatch(video_id):
+        raise ApiError(404, f"no video {video_id!r}", param="video_id", code="video_not_found")
     record = await manager.get(video_id)
     if record is None:
         raise ApiError(404, f"no video {video_id!r}", param="video_id", code="video_not_found")
@@ -147,7 +159,7 @@ async def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
 ) -> VideoJobList:
-    records, has_more = page(await _manager(request).store.all(), after, limit, order)
+    records, has_more = page(await _manager(request).all(), after, limit, order)
     videos = [record.to_video() for record in records]
     return VideoJobList(
         data=videos,
@@ -159,6 +171,7 @@ async def list_videos(
 
 @router.delete("/v1/videos/{video_id}", response_model=VideoDeleted)
 async def delete_video(video_id: str, request: Request) -> VideoDeleted:
+    await _existing(_manager(request), video_id)
     if not await _manager(request).delete(video_id):
         raise ApiError(404, f"no video {video_id!r}", param="video_id", code="video_not_found")
     return VideoDeleted(id=video_id)
@@ -229,7 +242,7 @@ async def create_video_generation(body: VideoGenerationRequest, request: Request
             code="unsupported_value",
         )
     manager = _manager(request)
-    record = await _submit(manager, body, "sync", response_format=body.response_format)
+    record = await _submit(request, body, "sync", response_format=body.response_format)
     waiter = asyncio.ensure_future(manager.wait(record.id))
     # A client that goes away cancels its job: the worker stops at its next step.
     while not waiter.done():

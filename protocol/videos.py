@@ -22,7 +22,8 @@ MAX_STEPS = 1000
 MAX_SECONDS = 600
 MAX_SEED = 2**63 - 1
 
-_SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+SIZE_PATTERN = r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$"
+_SIZE_PATTERN = re.compile(SIZE_PATTERN)
 
 ResponseFormat = Literal["url", "b64_json"]
 
@@ -86,7 +87,7 @@ class VideoRequestBase(BaseModel):
     negative_prompt: str | None = None
     # OpenAI sends seconds as a string ("4"); accept numbers too.
     seconds: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
-    size: str | None = None
+    size: str | None = Field(default=None, json_schema_extra={"pattern": SIZE_PATTERN, "examples": ["832x480"]})
     fps: int | None = Field(default=None, ge=1, le=MAX_FPS)
     num_frames: int | None = Field(default=None, ge=1, le=MAX_FRAMES)
     num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)

@@ -64,6 +64,11 @@ class ManagedProcess:
         if self.alive():
             self.process.send_signal(signum)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        self.signal(signal.SIGKILL)
+        self.process.wait()
+
     def stop(self, timeout: float = 30) -> int:
         if self.alive():
             self.process.send_signal(signal.SIGTERM)
@@ -80,24 +85,31 @@ class ManagedProcess:
 
 
 class EtcdServer:
-    """A throwaway single-node etcd on loopback."""
+    """A throwaway single-node etcd on loopback; it can be stopped and started again on the
+    same ports and data."""
 
     def __init__(self, data_dir: Path, log_dir: Path):
-        binary = shutil.which("etcd")
-        if binary is None:
+        self.binary = shutil.which("etcd")
+        if self.binary is None:
             raise RuntimeError("etcd is not installed; the test set-up installs it (apt-get install etcd-server)")
-        client_port, peer_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{client_port}"
-        peer_url = f"http://127.0.0.1:{peer_port}"
+        self.data_dir, self.log_dir = data_dir, log_dir
+        self.client_port, self.peer_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.client_port}"
+        self.starts = 0
+        self.start()
+
+    def start(self) -> None:
+        peer_url = f"http://127.0.0.1:{self.peer_port}"
         argv = [
-            binary, "--name", "test", "--data-dir", str(data_dir),
+            self.binary, "--name", "test", "--data-dir", str(self.data_dir),
             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
             "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
             "--initial-cluster", f"test={peer_url}",
             "--heartbeat-interval", "10", "--election-timeout", "50",
             "--auto-compaction-retention", "1", "--log-level", "error",
         ]  # fmt: skip
-        self.process = ManagedProcess("etcd", argv, dict(os.environ), log_dir)
+        self.starts += 1
+        self.process = ManagedProcess(f"etcd-{self.starts}", argv, dict(os.environ), self.log_dir)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -176,6 +188,11 @@ def start_frontend(
             pass
         time.sleep(0.1)
     raise AssertionError(f"{name} did not serve /health:\n{process.tail()}")
+
+
+def worker_instance(worker: ManagedProcess) -> str:
+    """The Dynamo instance id (hex) a worker logged when it became ready."""
+    return worker.wait_for_log(r"framecast worker ready: .* instance ([0-9a-f]+)").group(1)
 
 
 def served_workers(base_url: str) -> dict[str, int]:

@@ -75,6 +75,7 @@ def test_a_job_deleted_on_one_replica_stops_on_the_other(cluster):
     assert httpx.get(f"{url_a}/v1/videos/{video['id']}").status_code == 404
 
 
+@pytest.mark.faults
 def test_killing_the_owning_replica_mid_job_leaves_the_job_finished_within_30_s(cluster):
     (process_a, url_a), (_, url_b) = cluster[0]
     video = httpx.post(f"{url_a}/v1/videos", json={"model": MODEL, "prompt": "orphan", "num_inference_steps": 150}).json()

@@ -21,9 +21,10 @@ from dynamo.runtime import Context
 
 from framecast.frontend import outputs
 from framecast.frontend.discovery import WorkerDirectory, WorkerInstance
+from framecast.frontend.jobs.admission import Admission
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import JobStore
-from framecast.protocol import ErrorBody, VideoJobError, VideoRequestBase, WorkerVideoMessage
+from framecast.protocol import ErrorBody, RequestFieldError, VideoJobError, VideoRequestBase, WorkerVideoMessage
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,57 @@ class JobSettings:
     heartbeat_interval_s: float = 2.0
     takeover_interval_s: float = 3.0
     sweep_interval_s: float = 30.0
-    # A job is started at most this many times (its owner died while running it).
+    # A job is started at most this many times (its worker or its frontend died while it ran).
     max_attempts: int = 2
+    # Admission: unfinished jobs a model may hold per live worker, besides the running one.
+    queue_per_worker: int = 8
+    # A running job whose worker says nothing for this long is treated as a lost worker.
+    # Workers speak at least every few seconds while a job runs, however long the video.
+    stall_timeout_s: float = 60.0
+    # A queued job with no live worker of its model for this long fails (no_live_worker).
+    no_worker_timeout_s: float = 300.0
+    # A worker that failed a request is not given another for this long (or until it is gone).
+    quarantine_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """What this deployment accepts, on top of each model's own limits (None: no extra limit)."""
+
+    max_prompt_chars: int = 4000
+    max_frames: int | None = None
+    max_pixels: int | None = None
+    max_steps: int | None = None
+    # Unfinished jobs one API key may hold on a replica (0: no limit).
+    max_jobs_per_key: int = 0
+
+    def check_prompt(self, prompt: str) -> None:
+        if len(prompt) > self.max_prompt_chars:
+            raise RequestFieldError(
+                "prompt", f"prompt is {len(prompt)} characters; at most {self.max_prompt_chars} are accepted", code="too_long"
+            )
+
+    def check_resolved(self, resolved: WorkerVideoMessage) -> None:
+        """The request as the worker resolved it (defaults filled in) against these limits."""
+        width, height = (int(side) for side in (resolved.size or "0x0").split("x"))
+        checks = [
+            ("num_frames", resolved.num_frames, self.max_frames, "frames"),
+            ("size", width * height, self.max_pixels, "pixels"),
+            ("num_inference_steps", resolved.num_inference_steps, self.max_steps, "steps"),
+        ]
+        for param, value, limit, unit in checks:
+            if limit is not None and value is not None and value > limit:
+                raise RequestFieldError(param, f"{param}: {value} {unit} is over this server's limit of {limit}", code="over_limit")
+
+
+class TooManyJobs(Exception):
+    def __init__(self, limit: int):
+        super().__init__(f"this API key already has {limit} unfinished jobs, as many as it may")
+        self.limit = limit
+
+
+class StoreUnavailable(Exception):
+    """The job store could not be reached."""
 
 
 class WorkerRejected(Exception):
@@ -83,10 +133,17 @@ def _cancelled(record: JobRecord, reason: str) -> JobRecord:
 
 
 class JobManager:
-    def __init__(self, store: JobStore, directory: WorkerDirectory, settings: JobSettings = JobSettings()):
+    def __init__(
+        self,
+        store: JobStore,
+        directory: WorkerDirectory,
+        settings: JobSettings = JobSettings(),
+        limits: RequestLimits = RequestLimits(),
+    ):
         self.store = store
         self.directory = directory
         self.settings = settings
+        self.limits = limits
         self.replica_id = uuid.uuid4().hex[:12]
         # Jobs this replica runs: waiting in its queues or dispatched to a worker.
         self._local: dict[str, JobRecord] = {}
@@ -103,6 +160,11 @@ class JobManager:
         self._tasks: list[asyncio.Task] = []
         self._seen_replicas: set[str] = set()
         self._takeover_rounds = 0
+        self.admission = Admission(settings.queue_per_worker)
+        self._quarantine: dict[int, float] = {}
+        self._accepting = True
+        # Records whose last write failed (store unreachable), written again by the heartbeat loop.
+        self._unsaved: dict[str, JobRecord] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -129,20 +191,56 @@ class JobManager:
             await asyncio.sleep(interval)
 
     async def _heartbeat_loop(self) -> None:
-        await self._forever("heartbeat", self.settings.heartbeat_interval_s, lambda: self.store.heartbeat(self.replica_id))
+        async def beat() -> None:
+            await self.store.heartbeat(self.replica_id)
+            for job_id, record in list(self._unsaved.items()):
+                # False means deleted or taken over meanwhile: nothing left to write either way.
+                await self.store.put(record, expect_owner=self.replica_id)
+                self._unsaved.pop(job_id, None)
+                log.info("job %s written to the store again", job_id)
+
+        await self._forever("heartbeat", self.settings.heartbeat_interval_s, beat)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Graceful stop: take no new job, let running ones finish (up to timeout_s). Queued
+        jobs stay in the store for another replica, or this one restarted, to take over."""
+        self._accepting = False
+        for task in self._dispatchers.values():
+            task.cancel()
+        deadline = time.monotonic() + timeout_s
+        while self._contexts and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if self._contexts:
+            log.warning("%d job(s) still running at the end of the drain; another replica runs them again", len(self._contexts))
+        for record in list(self._unsaved.values()):
+            with contextlib.suppress(Exception):
+                await self.store.put(record, expect_owner=self.replica_id)
 
     # -- creating -----------------------------------------------------------------------------
 
-    async def submit(self, body: VideoRequestBase, kind: str = "job", **wire_fields: Any) -> JobRecord:
+    async def submit(
+        self, body: VideoRequestBase, kind: str = "job", key_id: str | None = None, **wire_fields: Any
+    ) -> JobRecord:
         """Check the request with a worker of its model and queue it. Raises RequestFieldError,
-        WorkerRejected, or the directory's NoWorkerError / UnknownModelError."""
+        WorkerRejected, QueueFull, TooManyJobs, StoreUnavailable, or the directory's
+        NoWorkerError / UnknownModelError."""
+        if not self._accepting:
+            raise StoreUnavailable("this frontend is shutting down")
+        self.limits.check_prompt(body.prompt)
         body.knobs()  # a conflicting top-level/nvext pair is refused here
         model, instance = self.directory.route(body.model)
+        workers = len(self.directory.models()[model].instances)
+        self.admission.check(model, self.unfinished(model), workers)
+        if self.limits.max_jobs_per_key and key_id is not None:
+            held = sum(1 for record in self._local.values() if record.key_id == key_id)
+            if held >= self.limits.max_jobs_per_key:
+                raise TooManyJobs(self.limits.max_jobs_per_key)
         job_id = f"video_{uuid.uuid4().hex}"
         wire = body.model_dump(mode="json", exclude_none=True) | {"model": model, "request_id": job_id} | wire_fields
         if wire.get("response_format", "url") == "url":
             wire["extra_outputs"] = EXTRA_OUTPUTS
         resolved = await self._validate(wire, instance)
+        self.limits.check_resolved(resolved)
         # Pin the seed: a job started again after its frontend died makes the same video.
         wire["seed"] = resolved.seed
         if isinstance(wire.get("nvext"), dict):
@@ -161,12 +259,20 @@ class JobManager:
             seed=resolved.seed,
             request=wire,
             owner=self.replica_id,
+            key_id=key_id,
         )
+        try:
+            await self.store.create(record)
+        except Exception as error:
+            raise StoreUnavailable(f"the job store is unreachable: {error}") from error
         if kind == "sync":
             self._sync_waiters[job_id] = asyncio.get_running_loop().create_future()
-        await self.store.create(record)
         self._enqueue(record)
         return record
+
+    def unfinished(self, model: str) -> int:
+        """Jobs of the model this replica holds, queued or running."""
+        return sum(1 for record in self._local.values() if record.model == model)
 
     async def _validate(self, wire: dict, instance: WorkerInstance) -> WorkerVideoMessage:
         answer = None
@@ -180,9 +286,10 @@ class JobManager:
 
     # -- queue and dispatch -------------------------------------------------------------------
 
-    def _enqueue(self, record: JobRecord) -> None:
+    def _enqueue(self, record: JobRecord, first: bool = False) -> None:
         self._local[record.id] = record
-        self._queues.setdefault(record.model, collections.deque()).append(record.id)
+        queue = self._queues.setdefault(record.model, collections.deque())
+        queue.appendleft(record.id) if first else queue.append(record.id)
         self._queued.setdefault(record.model, asyncio.Event()).set()
         if record.model not in self._dispatchers or self._dispatchers[record.model].done():
             self._dispatchers[record.model] = asyncio.ensure_future(self._dispatch(record.model))
@@ -194,17 +301,32 @@ class JobManager:
                 queued.clear()
                 await queued.wait()
             instance = await self._idle_instance(model)
+            if instance is None:
+                await self._fail_queued(model, "no_live_worker", "no live worker served this model for too long")
+                continue
             job_id = queue.popleft()
             if job_id not in self._local:
                 continue  # deleted while queued
             self._busy[instance.instance_id] += 1
             asyncio.ensure_future(self._run(job_id, instance))
 
-    async def _idle_instance(self, model: str) -> WorkerInstance:
-        """A live worker of the model with no job of ours; waits for one (round-robin among idle)."""
+    async def _idle_instance(self, model: str) -> WorkerInstance | None:
+        """A live worker of the model with no job of ours (round-robin among idle ones); waits
+        for one. None when the model has had no live worker for no_worker_timeout_s."""
+        last_seen = time.monotonic()
         while True:
+            now = time.monotonic()
             served = self.directory.models().get(model)
-            idle = [instance for instance in (served.instances if served else []) if not self._busy[instance.instance_id]]
+            live = [
+                instance
+                for instance in (served.instances if served else [])
+                if self._quarantine.get(instance.instance_id, 0.0) <= now
+            ]
+            if live:
+                last_seen = now
+            elif now - last_seen > self.settings.no_worker_timeout_s:
+                return None
+            idle = [instance for instance in live if not self._busy[instance.instance_id]]
             if idle:
                 self._turns[model] += 1
                 return idle[self._turns[model] % len(idle)]
@@ -212,6 +334,18 @@ class JobManager:
             with contextlib.suppress(asyncio.TimeoutError):
                 # New workers appear without a signal, so look again now and then.
                 await asyncio.wait_for(self._slot_freed.wait(), timeout=0.25)
+
+    async def _fail_queued(self, model: str, code: str, message: str) -> None:
+        queue = self._queues[model]
+        while queue:
+            record = self._local.pop(queue.popleft(), None)
+            if record is None:
+                continue
+            record.status, record.stage, record.completed_at = "failed", None, time.time()
+            record.error = VideoJobError(code=code, message=message)
+            await self._save(record, force=True)
+            self._resolve_waiter(record.id, record)
+            log.warning("job %s failed: %s", record.id, message)
 
     def queue_depth(self, model: str) -> int:
         return len(self._queues.get(model, ()))
@@ -227,17 +361,26 @@ class JobManager:
         failure: str | None = None
         try:
             await self._save(record, force=True)
-            async for message in self.directory.generate(record.request | {"stream": True}, instance.instance_id, context):
+            stream = self.directory.generate(record.request | {"stream": True}, instance.instance_id, context)
+            while True:
+                try:
+                    message = await asyncio.wait_for(anext(stream), timeout=self.settings.stall_timeout_s)
+                except StopAsyncIteration:
+                    break
+                except asyncio.TimeoutError:
+                    context.stop_generating()
+                    failure = f"no word from the worker for {self.settings.stall_timeout_s:g}s"
+                    break
                 update = WorkerVideoMessage.model_validate(message)
-                if update.status == "in_progress":
+                if update.status != "in_progress":
+                    final = update
+                elif update.stage != "keepalive":
                     record.progress = max(record.progress, min(update.progress, 99))
                     stage_changed = update.stage != record.stage
                     record.stage = update.stage
                     await self._save(record, force=stage_changed and update.stage != "denoising")
-                else:
-                    final = update
         except Exception as error:  # the request plane reports a lost worker as an exception
-            failure = str(error)
+            failure = str(error) or type(error).__name__
         finally:
             self._busy[instance.instance_id] -= 1
             self._contexts.pop(job_id, None)
@@ -247,7 +390,21 @@ class JobManager:
             if final is not None:
                 await outputs.delete(self._output_urls(final))
             return
+        draining = final is not None and final.error_detail is not None and final.error_detail.code == "worker_draining"
+        if failure is not None or draining:
+            self._quarantine[instance.instance_id] = time.monotonic() + self.settings.quarantine_s
+            if draining:
+                record.attempts -= 1  # it never started there
+            if record.attempts < self.settings.max_attempts:
+                # Nothing was produced: run it again elsewhere (same id, same seed).
+                log.warning("job %s: worker %x %s; running it again", job_id, instance.instance_id, failure or "is draining")
+                record.status, record.stage, record.progress = "queued", "retrying", 0
+                if await self._save(record, force=True):
+                    self._enqueue(record, first=True)
+                return
         self._finish(record, final, failure)
+        if record.status == "completed" and record.started_at:
+            self.admission.record_service(record.model, record.completed_at - record.started_at)
         saved = await self._save(record, force=True)
         self._local.pop(job_id, None)
         self._last_write.pop(job_id, None)
@@ -292,8 +449,15 @@ class JobManager:
         if not force and now - self._last_write.get(record.id, 0.0) < self.settings.progress_write_interval_s:
             return True
         self._last_write[record.id] = now
-        if await self.store.put(record, expect_owner=self.replica_id):
+        try:
+            if await self.store.put(record, expect_owner=self.replica_id):
+                self._unsaved.pop(record.id, None)
+                return True
+        except Exception as error:  # store down: keep working; the heartbeat loop writes it again
+            log.warning("job %s: store write failed (%s); will write again", record.id, error)
+            self._unsaved[record.id] = record
             return True
+        self._unsaved.pop(record.id, None)
         self._stop_local(record.id)
         return False
 
@@ -310,11 +474,15 @@ class JobManager:
 
     async def delete(self, job_id: str) -> bool:
         """DELETE /v1/videos/{id}: stop the work wherever it runs, delete the record and outputs."""
-        record = self._local.get(job_id) or await self.store.get(job_id)
+        record = await self.get(job_id)
         if record is None:
             return False
+        try:
+            await self.store.delete(job_id)
+        except Exception as error:
+            raise StoreUnavailable(f"the job store is unreachable: {error}") from error
         self._stop_local(job_id)
-        await self.store.delete(job_id)
+        self._unsaved.pop(job_id, None)
         await outputs.delete(list(record.outputs.values()))
         self._publish(job_id, None)
         self._resolve_waiter(job_id, _cancelled(record, "the video was deleted"))
@@ -344,7 +512,19 @@ class JobManager:
     # -- reading and following ----------------------------------------------------------------
 
     async def get(self, job_id: str) -> JobRecord | None:
-        return self._local.get(job_id) or await self.store.get(job_id)
+        local = self._local.get(job_id) or self._unsaved.get(job_id)
+        if local is not None:
+            return local
+        try:
+            return await self.store.get(job_id)
+        except Exception as error:
+            raise StoreUnavailable(f"the job store is unreachable: {error}") from error
+
+    async def all(self) -> list[JobRecord]:
+        try:
+            return await self.store.all()
+        except Exception as error:
+            raise StoreUnavailable(f"the job store is unreachable: {error}") from error
 
     def _publish(self, job_id: str, record: JobRecord | None) -> None:
         snapshot = record.model_copy(deep=True) if record is not None else None

@@ -37,6 +37,8 @@ class JobRecord(BaseModel):
     # The frontend replica running the job, and how many times one has started it.
     owner: str
     attempts: int = 0
+    # Which API key made it (a hash, never the key).
+    key_id: str | None = None
     worker: str | None = None
     inference_time_s: float | None = None
     # Past expires_at: its outputs are deleted.
