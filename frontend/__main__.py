@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from framecast.protocol import add_discovery_arguments, discovery_environment
@@ -109,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     app = create_app(settings)
     # On SIGTERM uvicorn stops accepting, waits for the requests in flight (a synchronous video
-    # is one), then the app drains its running jobs.
+    # is one), then the app drains its running jobs. uvicorn then raises the signal again,
+    # under the handler found before it: exit 0, a finished graceful stop.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(
         app,
         host=args.host,

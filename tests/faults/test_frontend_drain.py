@@ -1,0 +1,53 @@
+"""SIGTERM on a frontend: it stops accepting, answers the requests in flight, lets its running
+jobs finish, and exits."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import time
+
+import httpx
+import pytest
+
+from helpers import Discovery, stack_env, start_frontend, start_worker, wait_for_workers
+
+MODEL = "tiny-random-t2v"
+pytestmark = pytest.mark.faults
+
+
+def test_sigterm_on_a_frontend_answers_what_is_in_flight_then_exits(tiny_model, tmp_path):
+    discovery = Discovery("file", stack_env("file", None, tmp_path / "kv"))
+    worker = start_worker(discovery, tiny_model, "fc-drain-fe", (tmp_path / "out").as_uri(), tmp_path, "worker")
+    frontend, base_url = start_frontend(discovery, "fc-drain-fe", tmp_path, "frontend")
+    try:
+        wait_for_workers(base_url, MODEL, 1, processes=[worker, frontend])
+        job = httpx.post(f"{base_url}/v1/videos", json={"prompt": "background", "num_inference_steps": 60}).json()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(
+                httpx.post,
+                f"{base_url}/v1/videos/generations",
+                json={"model": MODEL, "prompt": "in flight", "num_inference_steps": 60, "response_format": "b64_json"},
+                timeout=120,
+            )
+            worker.wait_for_log(r"request video_\w+ generating", timeout=60)
+            frontend.signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            time.sleep(0.5)
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"{base_url}/health", timeout=5)
+            response = in_flight.result(timeout=120)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"][0]["b64_json"]
+        assert frontend.process.wait(timeout=90) == 0
+        print(f"frontend exited {time.monotonic() - signalled:.1f}s after SIGTERM")
+        # The background job ran to its end before the exit: the next frontend sees it done.
+        restarted, base_url = start_frontend(discovery, "fc-drain-fe", tmp_path, "frontend")
+        try:
+            video = httpx.get(f"{base_url}/v1/videos/{job['id']}").json()
+            assert video["status"] == "completed", video
+        finally:
+            restarted.stop()
+    finally:
+        frontend.stop()
+        worker.stop()
