@@ -74,7 +74,10 @@ class VideoRequestHandler:
         model_name: str,
         encoder: EncoderSettings = EncoderSettings(),
         max_concurrent: int = 1,
+        max_inline_bytes: int = 24 * 2**20,
     ):
+        # A base64 answer travels in one request-plane message; larger videos go by reference.
+        self.max_inline_bytes = max_inline_bytes
         self.backend = backend
         self.spec = spec
         self.store = store
@@ -182,6 +185,8 @@ class VideoRequestHandler:
                 "request %s cancelled by its client after step %d of %d (%d step(s) after the stop signal)",
                 request_id, run.step, params.num_inference_steps, after,
             )
+        except RequestFieldError as error:
+            yield failed(error.to_body())
         except Exception as error:  # a backend, encoder or store failure is the client's answer
             log.exception("request %s failed", request_id)
             yield failed(ErrorBody(message=f"generation failed: {error}", type="server_error", code="generation_failed"))
@@ -235,6 +240,13 @@ class VideoRequestHandler:
         data = VideoData(output_format="mp4", fps=params.fps)
         extra: dict[str, str] = {}
         if parsed.response_format == "b64_json":
+            if len(video) > self.max_inline_bytes:
+                raise RequestFieldError(
+                    "response_format",
+                    f"the video is {len(video)} bytes, more than {self.max_inline_bytes} can travel inline; "
+                    "ask for response_format url",
+                    code="too_large",
+                )
             data.b64_json = base64.b64encode(video).decode("ascii")
         else:
             report("storing", None, None)

@@ -46,6 +46,7 @@ def installed_backends() -> dict[str, bool]:
     return {
         "diffusers": importlib.util.find_spec("diffusers") is not None,
         "sglang": importlib.util.find_spec("sglang") is not None,
+        "synthetic": True,
     }
 
 

@@ -490,6 +490,22 @@ REGISTRY: tuple[ModelSpec, ...] = (
         source="diffusers LTXPipeline defaults; Lightricks/LTX-Video README (sizes /32, frames 8k+1, up to 257)",
     ),
     ModelSpec(
+        id="framecast/synthetic",
+        aliases=("synthetic",),
+        family="synthetic",
+        pipeline_class="",
+        tasks=("t2v",),
+        backends=("synthetic",),
+        dtype="float32",
+        defaults=Defaults(832, 480, 81, 16, 4, 5.0),
+        limits=Limits(
+            frame_step=4, min_frames=1, max_frames=513, size_multiple=16, min_pixels=16 * 16,
+            max_pixels=1920 * 1088, max_steps=1000,
+        ),  # fmt: skip
+        footprint=None,
+        source="framecast.components.backends.synthetic_backend (no model: generated frames)",
+    ),
+    ModelSpec(
         id="framecast/tiny-random-wan2.1-t2v",
         aliases=("tiny-random-t2v",),
         family="tiny",

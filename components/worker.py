@@ -44,8 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--backend",
         default="auto",
-        choices=["auto", "sglang", "diffusers"],
-        help="auto: sglang when it is installed, a GPU is present and it runs the model; else diffusers",
+        choices=["auto", "sglang", "diffusers", "synthetic"],
+        help="auto: sglang when it is installed, a GPU is present and it runs the model; else diffusers "
+        "(synthetic: no model, generated frames, for measuring everything around generation)",
     )
     parser.add_argument(
         "--fs-url",
@@ -88,9 +89,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     _on_off(diffusers, "--vae-tiling", "decode in tiles (large sizes in less memory)")
     diffusers.add_argument("--cpu-offload", choices=["none", "model", "sequential"], help="CPU offload of the pipeline")
 
+    synthetic = parser.add_argument_group("synthetic backend (no model; --model-path synthetic)")
+    synthetic.add_argument("--synthetic-content", choices=["smooth", "noise"], help="frame content (default smooth)")
+    synthetic.add_argument("--synthetic-busy-s", type=float, help="simulated GPU seconds per video (default 0)")
+
     output = parser.add_argument_group("output")
     output.add_argument("--video-preset", default="medium", help="x264 preset (ultrafast ... veryslow)")
     output.add_argument("--video-crf", type=int, default=20, help="x264 constant rate factor (0-51, lower is better)")
+    output.add_argument(
+        "--max-inline-bytes",
+        type=int,
+        default=24 * 2**20,
+        help="largest video sent inline (base64) on the request plane; larger ones only by reference",
+    )
     parser.add_argument(
         "--drain-timeout",
         type=float,
@@ -106,6 +117,7 @@ _BACKEND_FLAGS = (
     "device", "dtype", "flow_shift", "compile", "num_gpus", "tp", "sp", "ulysses_degree", "ring_degree",
     "cfg_parallel", "dit_cpu_offload", "text_encoder_cpu_offload", "vae_cpu_offload", "dit_layerwise_offload",
     "attention_backend", "sglang_pipeline", "vae_slicing", "vae_tiling", "cpu_offload",
+    "synthetic_content", "synthetic_busy_s",
 )  # fmt: skip
 
 
@@ -153,7 +165,8 @@ async def serve(args: argparse.Namespace) -> None:
     options = BackendOptions(model_path=args.model_path, spec=spec, **backend_flags(args))
     backend = await asyncio.to_thread(load_backend, backend_name, options)
     handler = VideoRequestHandler(
-        backend, spec, store, name, EncoderSettings(preset=args.video_preset, crf=args.video_crf)
+        backend, spec, store, name, EncoderSettings(preset=args.video_preset, crf=args.video_crf),
+        max_inline_bytes=args.max_inline_bytes,
     )
 
     runtime = DistributedRuntime(loop, args.discovery, "tcp")
@@ -181,6 +194,8 @@ async def serve(args: argparse.Namespace) -> None:
             }
         },
     )
+    # The runtime's status server (DYN_SYSTEM_PORT: /health, /live) reports ready from now on.
+    runtime.set_health_status(True)
     log.info(
         "framecast worker ready: model %s, backend %s, instance %x, namespace %s, outputs %s",
         name, backend.name, endpoint.connection_id(), args.namespace, fs_url,
@@ -188,6 +203,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     await stopping.wait()
     handler.start_draining()
+    runtime.set_health_status(False)
     log.info("stopping: unregistering, then finishing %d request(s) in hand", handler.in_flight)
     await endpoint.unregister_endpoint_instance()
     await unregister_model(endpoint)

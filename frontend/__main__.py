@@ -53,6 +53,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     jobs.add_argument(
         "--drain-timeout", type=float, default=60.0, help="on SIGTERM, seconds running jobs get to finish"
     )
+    urls = parser.add_argument_group("output URLs")
+    urls.add_argument(
+        "--output-urls",
+        choices=["auto", "content", "presigned", "public", "raw"],
+        default="auto",
+        help="URL clients get: auto = public base URL if set, else presigned for S3/GCS, else this "
+        "frontend's /content route; raw = the storage URL itself",
+    )
+    urls.add_argument("--public-base-url", help="base URL under which the output store is published")
+    urls.add_argument("--presign-expiry", type=int, default=3600, help="seconds a presigned URL works")
     security = parser.add_argument_group("security and limits")
     security.add_argument(
         "--api-key-file",
@@ -81,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from framecast.frontend.app import FrontendSettings, create_app
     from framecast.frontend.jobs.manager import JobSettings, RequestLimits
     from framecast.frontend.security import load_api_keys
+    from framecast.frontend.urls import UrlPolicy
 
     settings = FrontendSettings(
         namespace=args.namespace,
@@ -107,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         api_keys=load_api_keys(args.api_key_file),
         max_body_bytes=args.max_body_bytes,
         drain_timeout_s=args.drain_timeout,
+        urls=UrlPolicy(args.output_urls, args.public_base_url, args.presign_expiry),
     )
     app = create_app(settings)
     # On SIGTERM uvicorn stops accepting, waits for the requests in flight (a synchronous video

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 
 from dynamo.runtime import DistributedRuntime
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from framecast.frontend.discovery import ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
 from framecast.frontend.jobs.manager import JobManager, JobSettings, RequestLimits
 from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware
+from framecast.frontend.urls import UrlPolicy
 from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.videos import router as videos_router
 
@@ -36,6 +38,7 @@ class FrontendSettings:
     max_body_bytes: int = 16 * 2**20
     # On SIGTERM: seconds running jobs get to finish before the frontend exits.
     drain_timeout_s: float = 60.0
+    urls: UrlPolicy = field(default_factory=UrlPolicy)
 
 
 def make_job_store(settings: FrontendSettings) -> JobStore:
@@ -88,6 +91,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         await jobs.start()
         app.state.directory = directory
         app.state.jobs = jobs
+        app.state.url_policy = settings.urls
         app.state.started = int(time.time())
         log.info(
             "frontend watching namespace %s through %s discovery; jobs in %s",
@@ -109,6 +113,15 @@ def create_app(settings: FrontendSettings) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.include_router(videos_router)
+
+    @app.get("/ready")
+    async def ready(request: Request) -> JSONResponse:
+        """Ready to take requests: the job store answers (workers may come and go)."""
+        try:
+            await request.app.state.jobs.store.live_replicas()
+        except Exception as error:
+            return JSONResponse({"status": "not ready", "reason": f"job store unreachable: {error}"}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     @app.get("/health")
     async def health(request: Request) -> dict:

@@ -13,8 +13,9 @@ from pathlib import Path
 from framecast.frontend.errors import BodyTooLarge
 from framecast.protocol import ErrorBody, ErrorResponse
 
-# Routes open without a key: load balancers and probes call them.
-OPEN_PATHS = frozenset({"/health"})
+# Routes open without a key: load balancers and Kubernetes probes call them (they tell
+# nothing but "up" and "ready").
+OPEN_PATHS = frozenset({"/health", "/ready"})
 
 
 def load_api_keys(key_file: str | None, env_var: str = "FRAMECAST_API_KEYS") -> tuple[str, ...]:

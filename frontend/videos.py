@@ -24,6 +24,7 @@ from framecast.frontend.jobs.admission import QueueFull
 from framecast.frontend.jobs.manager import JobManager, StoreUnavailable, TooManyJobs, WorkerRejected
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import page
+from framecast.frontend.urls import UrlPolicy
 from framecast.protocol import (
     RequestFieldError,
     VideoCreateRequest,
@@ -177,11 +178,31 @@ async def delete_video(video_id: str, request: Request) -> VideoDeleted:
     return VideoDeleted(id=video_id)
 
 
-@router.get("/v1/videos/{video_id}/content")
-async def download_video(
-    video_id: str, request: Request, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
-) -> Response:
-    manager = _manager(request)
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) of a single-range `Range` header; None: send it all. Raises
+    ApiError 416 when the range lies outside the content."""
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or (not match.group(1) and not match.group(2)):
+        return None  # several ranges, or a unit we do not serve: the whole content (RFC 9110)
+    first, last = match.group(1), match.group(2)
+    if not first:  # the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        raise ApiError(
+            416, f"range {header!r} is outside the {size} bytes of this content", code="range_not_satisfiable",
+            headers={"content-range": f"bytes */{size}"},
+        )  # fmt: skip
+    return start, end
+
+
+async def _stored_output(manager: JobManager, video_id: str, variant: str) -> str:
     record = await _existing(manager, video_id)
     if record.status != "completed":
         detail = f": {record.error.message}" if record.error else ""
@@ -195,16 +216,36 @@ async def download_video(
         raise ApiError(404, f"video {video_id} expired; its content is deleted", param="video_id", code="video_expired")
     url = record.outputs.get(variant)
     if url is None:
-        why = "it was returned inline and not stored" if not record.outputs else f"no {variant} was made"
-        raise ApiError(404, f"video {video_id} has no {variant}: {why}", param="variant", code="variant_not_found")
+        raise ApiError(404, f"video {video_id} has no {variant}", param="variant", code="variant_not_found")
+    return url
+
+
+@router.api_route("/v1/videos/{video_id}/content", methods=["GET", "HEAD"])
+async def download_video(
+    video_id: str, request: Request, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
+) -> Response:
+    """The stored file, streamed, with Range support (players seek with it)."""
+    url = await _stored_output(_manager(request), video_id, variant)
     size = await outputs.size_of(url)
     if size is None:
         raise ApiError(404, f"the {variant} of video {video_id} is gone from storage", code="content_missing")
-    return StreamingResponse(
-        outputs.read_chunks(url),
-        media_type=outputs.CONTENT_TYPES[variant],
-        headers={"content-length": str(size), "content-disposition": f'inline; filename="{video_id}.{url.rsplit(".", 1)[-1]}"'},
-    )
+    headers = {
+        "accept-ranges": "bytes",
+        "content-disposition": f'inline; filename="{video_id}.{url.rsplit(".", 1)[-1]}"',
+    }
+    wanted = byte_range(request.headers.get("range"), size)
+    media_type = outputs.CONTENT_TYPES[variant]
+    if wanted is None:
+        status, start, length = 200, 0, size
+    else:
+        start, end = wanted
+        status, length = 206, end - start + 1
+        headers["content-range"] = f"bytes {start}-{end}/{size}"
+    headers["content-length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    body = outputs.read_chunks(url) if status == 200 else outputs.read_range(url, start, length)
+    return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
 
 
 @router.get("/v1/videos/{video_id}/events")
@@ -242,7 +283,9 @@ async def create_video_generation(body: VideoGenerationRequest, request: Request
             code="unsupported_value",
         )
     manager = _manager(request)
-    record = await _submit(request, body, "sync", response_format=body.response_format)
+    # The worker always stores the video and answers with a reference: large videos never
+    # cross the request plane; base64 is assembled here, streamed.
+    record = await _submit(request, body, "sync")
     waiter = asyncio.ensure_future(manager.wait(record.id))
     # A client that goes away cancels its job: the worker stops at its next step.
     while not waiter.done():
@@ -258,10 +301,30 @@ async def create_video_generation(body: VideoGenerationRequest, request: Request
         if error is not None and error.param:
             status = 400
         raise ApiError(status, error.message if error else "generation failed", param=error.param if error else None, code=code)
+    video_url = record.outputs.get("video")
+    if video_url is None:
+        raise ApiError(502, "the worker answered without a stored video", code="worker_failed")
+    fps = final.data[0].fps if final.data else (record.fps or 0)
+    item: dict[str, Any] = {"output_format": "mp4", "fps": fps}
     response = VideoGenerationResponse(
-        id=record.id, model=record.model, created=int(record.created_at), data=final.data,
+        id=record.id, model=record.model, created=int(record.created_at),
         inference_time_s=final.inference_time_s, seed=record.seed,
     ).model_dump(mode="json")  # fmt: skip
-    # A video carries either url or b64_json.
-    response["data"] = [item.model_dump(mode="json", exclude_none=True) for item in final.data]
-    return JSONResponse(response, headers={"x-framecast-worker": record.worker or ""})
+    headers = {"x-framecast-worker": record.worker or ""}
+    if body.response_format == "url":
+        policy: UrlPolicy = request.app.state.url_policy
+        item["url"] = await policy.url_for(video_url, record.id, "video", str(request.base_url))
+        response["data"] = [item]
+        return JSONResponse(response, headers=headers)
+    # Stream {"...": ..., "data": [{..., "b64_json": "<base64>"}]} without the video in memory.
+    marker = "@@framecast-b64@@"
+    response["data"] = [item | {"b64_json": marker}]
+    prefix, suffix = json.dumps(response).split(marker)
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield prefix.encode()
+        async for piece in outputs.read_base64(video_url):
+            yield piece
+        yield suffix.encode()
+
+    return StreamingResponse(stream(), media_type="application/json", headers=headers)

@@ -4,7 +4,8 @@
 # Dynamo's own frontend and an etcd server (Debian's etcd-server).
 #
 #   bash launch/install.sh            # to run framecast
-#   bash launch/install.sh --sglang   # with the sglang backend (SGLang's DiffGenerator)
+#   bash launch/install.sh --sglang   # with the sglang backend (SGLang's DiffGenerator), CPU set
+#   bash launch/install.sh --sglang-gpu   # with sglang and its CUDA kernels, for GPU machines
 #   bash launch/install.sh --tests    # to run its tests too (includes --sglang)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,8 @@ for arg in "$@"; do
   case "$arg" in
     --tests) with_tests=1 with_sglang=1 ;;
     --sglang) with_sglang=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --sglang-gpu) with_sglang=2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -29,10 +31,13 @@ if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
 
-extras="frontend,worker"
+extras="frontend,worker,s3"
 if (( with_tests )); then extras="$extras,test"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
-if (( with_sglang )); then
+if (( with_sglang == 2 )); then
+  # The full package: CUDA kernels (sglang-kernel, flashinfer, ...), several GB.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "sglang[diffusion]==0.5.23"
+elif (( with_sglang )); then
   # sglang's own dependency list pulls CUDA kernels; install it bare, then what it needs.
   .venv/bin/python -m pip install --quiet --disable-pip-version-check torchvision==0.29.1
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps sglang==0.5.23

@@ -35,6 +35,8 @@ PUBLISHED = {
     "THUDM/CogVideoX-5b": ("CogVideoXPipeline", ("t2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "bfloat16"),
     # diffusers LTXPipeline: 704x512, 161 frames at 25 fps, 50 steps, guidance 3; Lightricks: sizes /32, 8k+1.
     "Lightricks/LTX-Video": ("LTXPipeline", ("t2v",), "704x512", 161, 25, 50, 3.0, None, None, 8, 32, "bfloat16"),
+    # framecast's no-model backend for measurements (components/backends/synthetic_backend.py).
+    "framecast/synthetic": ("", ("t2v",), "832x480", 81, 16, 4, 5.0, None, None, 4, 16, "float32"),
     # framecast's own test model (components/tiny_model.py).
     "framecast/tiny-random-wan2.1-t2v": ("WanPipeline", ("t2v",), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
 }
@@ -75,7 +77,7 @@ def test_defaults_and_constraints_match_what_is_published(model_id):
         assert set(lim.sizes) == PUBLISHED_SIZES[model_id]
     if model_id in PUBLISHED_MAX_FRAMES:
         assert lim.max_frames == PUBLISHED_MAX_FRAMES[model_id]
-    if spec.family.startswith("wan") and spec.family != "tiny":
+    if spec.family.startswith("wan"):
         assert d.negative_prompt.startswith(WAN_NEGATIVE_PROMPT_START)
 
 

@@ -54,18 +54,21 @@ def every_route(base_url: str) -> list[tuple[str, str]]:
     return routes + [("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/no/such/route")]
 
 
-def test_every_route_but_health_refuses_a_missing_or_wrong_key(guarded):
+def test_every_route_but_the_probes_refuses_a_missing_or_wrong_key(guarded):
+    """/health and /ready stay open for load balancers and Kubernetes probes."""
     routes = every_route(guarded)
     assert ("POST", "/v1/videos") in routes and ("GET", "/v1/models") in routes and len(routes) > 8
     for method, path in routes:
-        if path == "/health":
+        if path in ("/health", "/ready"):
             continue
         for headers in ({}, auth("sk-wrong"), {"Authorization": KEY_IN_FILE}, auth(KEY_IN_FILE + "x")):
             response = httpx.request(method, f"{guarded}{path}", headers=headers, json={})
             assert response.status_code == 401, (method, path, headers, response.text)
-            assert response.json()["error"]["code"] == "invalid_api_key"
             assert response.headers["www-authenticate"] == "Bearer"
+            if method != "HEAD":
+                assert response.json()["error"]["code"] == "invalid_api_key"
     assert httpx.get(f"{guarded}/health").status_code == 200
+    assert httpx.get(f"{guarded}/ready").json() == {"status": "ready"}
 
 
 def test_keys_from_the_file_and_the_environment_both_open_the_api(guarded):

@@ -10,7 +10,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
 import numpy as np
@@ -78,11 +77,13 @@ def test_url_response_is_a_stored_mp4_with_the_requested_shape(stack):
     assert body["inference_time_s"] > 0 and body["seed"] == 7
     (item,) = body["data"]
     assert item["output_format"] == "mp4" and item["fps"] == 12 and "b64_json" not in item
-    url = urlparse(item["url"])
-    assert url.scheme == "file"
-    path = Path(url.path)
-    assert path.parent == stack.output_dir and path.name == f"{body['id']}.mp4"
-    video = decode_mp4(path.read_bytes())
+    # Stored on local disk, so the URL a client gets is the frontend's own content route.
+    assert item["url"] == f"{stack.base_url}/v1/videos/{body['id']}/content"
+    downloaded = httpx.get(item["url"])
+    assert downloaded.status_code == 200 and downloaded.headers["content-type"] == "video/mp4"
+    path = stack.output_dir / f"{body['id']}.mp4"
+    assert downloaded.content == path.read_bytes()
+    video = decode_mp4(downloaded.content)
     assert (video.count, video.width, video.height, video.fps) == (13, 96, 64, 12)
     assert (video.codec, video.pix_fmt) == ("h264", "yuv420p")
     assert not list(stack.output_dir.glob("*.partial"))
@@ -211,7 +212,7 @@ def test_sigterm_unregisters_at_once_finishes_the_request_in_hand_and_exits(disc
         request.join(timeout=120)
         response = in_hand["response"]
         assert response.status_code == 200, response.text
-        video = decode_mp4(Path(urlparse(response.json()["data"][0]["url"]).path).read_bytes())
+        video = decode_mp4(httpx.get(response.json()["data"][0]["url"]).content)
         assert video.count == 9
         assert worker.process.wait(timeout=60) == 0
         assert "stopping: unregistering, then finishing 1 request(s) in hand" in worker.log_text()

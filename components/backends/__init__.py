@@ -16,6 +16,7 @@ from framecast.components.registry import GenerationParams, ModelSpec
 BACKEND_MODULES = {
     "diffusers": "framecast.components.backends.diffusers_backend",
     "sglang": "framecast.components.backends.sglang_backend",
+    "synthetic": "framecast.components.backends.synthetic_backend",
 }
 
 # Called at stage changes and after every denoising step: (stage, step, total_steps).
@@ -62,6 +63,9 @@ class BackendOptions:
     vae_tiling: bool | None = None
     cpu_offload: str | None = None  # none | model | sequential
     compile: bool | None = None
+    # synthetic backend (no model): frame content, and simulated GPU seconds per video.
+    synthetic_content: str | None = None
+    synthetic_busy_s: float | None = None
 
     def refuse_unsupported(self, backend: str, supported: set[str]) -> None:
         """Raise if an option this backend cannot honour was set."""

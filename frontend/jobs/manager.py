@@ -236,9 +236,14 @@ class JobManager:
             if held >= self.limits.max_jobs_per_key:
                 raise TooManyJobs(self.limits.max_jobs_per_key)
         job_id = f"video_{uuid.uuid4().hex}"
-        wire = body.model_dump(mode="json", exclude_none=True) | {"model": model, "request_id": job_id} | wire_fields
-        if wire.get("response_format", "url") == "url":
-            wire["extra_outputs"] = EXTRA_OUTPUTS
+        # The worker always stores its outputs and answers with references: a video never
+        # crosses the request plane, whatever its size (base64 is assembled by the frontend).
+        wire = body.model_dump(mode="json", exclude_none=True) | {
+            "model": model,
+            "request_id": job_id,
+            "response_format": "url",
+            "extra_outputs": EXTRA_OUTPUTS,
+        } | wire_fields
         resolved = await self._validate(wire, instance)
         self.limits.check_resolved(resolved)
         # Pin the seed: a job started again after its frontend died makes the same video.

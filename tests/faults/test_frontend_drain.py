@@ -31,6 +31,11 @@ def test_sigterm_on_a_frontend_answers_what_is_in_flight_then_exits(tiny_model, 
                 timeout=120,
             )
             worker.wait_for_log(r"request video_\w+ generating", timeout=60)
+            # The synchronous request is in the frontend's hands (its job is recorded) before the signal.
+            deadline = time.monotonic() + 30
+            while len(httpx.get(f"{base_url}/v1/videos").json()["data"]) < 2:
+                assert time.monotonic() < deadline, "the synchronous request never reached the frontend"
+                time.sleep(0.05)
             frontend.signal(signal.SIGTERM)
             signalled = time.monotonic()
             time.sleep(0.5)

@@ -1,0 +1,62 @@
+"""synthetic backend: no model, no compute. It makes frames of the requested size and count
+(smooth moving gradients, or noise, the encoder's worst case) and can hold a simulated GPU for
+a fixed time per video. It measures everything around generation: serving overhead, queueing,
+encoding, storage, payload handling, scaling.
+
+    framecast-worker --backend synthetic --model-path synthetic --synthetic-content noise
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
+from framecast.components.registry import GenerationParams
+
+_OPTIONS = {"synthetic_content", "synthetic_busy_s"}
+
+
+def synthetic_frames(count: int, height: int, width: int, content: str, seed: int) -> np.ndarray:
+    if content == "noise":
+        return np.random.default_rng(seed).integers(0, 256, size=(count, height, width, 3), dtype=np.uint8)
+    y, x = np.mgrid[0:height, 0:width]
+    frames = np.empty((count, height, width, 3), dtype=np.uint8)
+    for index in range(count):
+        frames[index, ..., 0] = (x + 3 * index + seed) % 256
+        frames[index, ..., 1] = (y + 2 * index) % 256
+        frames[index, ..., 2] = ((x + y) // 2 + index) % 256
+    return frames
+
+
+class SyntheticBackend:
+    name = "synthetic"
+
+    def __init__(self, options: BackendOptions):
+        options.refuse_unsupported(self.name, _OPTIONS)
+        self.content = options.synthetic_content or "smooth"
+        if self.content not in ("smooth", "noise"):
+            raise ValueError(f"--synthetic-content {self.content!r}: choose smooth or noise")
+        self.busy_s = options.synthetic_busy_s or 0.0
+
+    def describe(self) -> dict:
+        return {"device": "none", "content": self.content, "busy_s_per_video": self.busy_s, "parallel": {"tp": 1}}
+
+    def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
+        started = time.perf_counter()
+        total = params.num_inference_steps
+        for step in range(1, total + 1):
+            # The simulated GPU time, spread over the steps so cancellation works as on a GPU.
+            time.sleep(self.busy_s / total)
+            on_progress("denoising", step, total)
+        on_progress("decoding", None, None)
+        frames = synthetic_frames(params.num_frames, params.height, params.width, self.content, params.seed)
+        return GeneratedVideo(frames, time.perf_counter() - started)
+
+    def close(self) -> None:
+        pass
+
+
+def create_backend(options: BackendOptions) -> SyntheticBackend:
+    return SyntheticBackend(options)

@@ -1,0 +1,190 @@
+"""The Kubernetes manifests: every overlay renders (kubectl kustomize, offline) and passes
+kubernetes-validate --strict; and what schemas cannot see holds: GPUs match the parallel
+degree, probes point at routes that exist, the NetworkPolicy selects the workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from helpers import Discovery, stack_env, start_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+OVERLAYS = ["wan-1b", "wan-14b-tp2", "cpu-tiny"]
+
+
+def render(overlay: str) -> list[dict]:
+    result = subprocess.run(
+        [str(BIN / "kubectl"), "kustomize", str(ROOT / "deploy" / "overlays" / overlay)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+def find(objects: list[dict], kind: str, name: str) -> dict:
+    (match,) = [item for item in objects if item["kind"] == kind and item["metadata"]["name"] == name]
+    return match
+
+
+def container(objects: list[dict], deployment: str) -> dict:
+    return find(objects, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+
+
+def flag(args: list[str], name: str) -> str | None:
+    for arg in args:
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_overlay_passes_strict_validation(overlay, tmp_path):
+    rendered = tmp_path / f"{overlay}.yaml"
+    rendered.write_text(
+        subprocess.run(
+            [str(BIN / "kubectl"), "kustomize", str(ROOT / "deploy" / "overlays" / overlay)],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    )
+    result = subprocess.run(
+        [str(BIN / "kubernetes-validate"), "--strict", "--kubernetes-version", "1.37.0", str(rendered)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "did not validate" not in result.stdout
+
+
+def test_strict_validation_catches_a_misspelled_field(tmp_path):
+    """The validation above can fail: a typo in a field name is refused."""
+    text = subprocess.run(
+        [str(BIN / "kubectl"), "kustomize", str(ROOT / "deploy" / "overlays" / "wan-1b")],
+        capture_output=True, text=True, check=True,
+    ).stdout.replace("readinessProbe:", "readinesProbe:", 1)  # fmt: skip
+    (tmp_path / "typo.yaml").write_text(text)
+    result = subprocess.run([str(BIN / "kubernetes-validate"), "--strict", str(tmp_path / "typo.yaml")], capture_output=True)
+    assert result.returncode != 0
+
+
+@pytest.mark.parametrize(("overlay", "gpus", "model"), [
+    ("wan-1b", 1, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"),
+    ("wan-14b-tp2", 2, "Wan-AI/Wan2.1-T2V-14B-Diffusers"),
+    ("cpu-tiny", 0, "/opt/framecast/models/tiny-random-t2v"),
+])  # fmt: skip
+def test_the_worker_requests_as_many_gpus_as_its_parallel_degree(overlay, gpus, model):
+    worker = container(render(overlay), "framecast-worker")
+    args = worker["args"]
+    assert flag(args, "model-path") == model
+    degree = max(int(flag(args, "tp") or 1), int(flag(args, "num-gpus") or 1)) if gpus else 0
+    assert degree == gpus
+    for section in ("requests", "limits"):
+        assert int(worker["resources"].get(section, {}).get("nvidia.com/gpu", 0)) == gpus, section
+
+
+def free_port_below(limit: int) -> int:
+    import random
+    import socket
+
+    for port in random.sample(range(20000, limit), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port")
+
+
+def frontend_routes() -> set[str]:
+    from framecast.frontend.app import FrontendSettings, create_app
+
+    return set(create_app(FrontendSettings()).openapi()["paths"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_frontend_probes_point_at_routes_it_serves(overlay):
+    objects = render(overlay)
+    frontend = container(objects, "framecast-frontend")
+    ports = {port["name"]: port["containerPort"] for port in frontend["ports"]}
+    routes = frontend_routes()
+    assert frontend["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert frontend["livenessProbe"]["httpGet"]["path"] == "/health"
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = frontend[probe]["httpGet"]
+        assert get["path"] in routes and ports[get["port"]] == int(flag(frontend["args"], "port"))
+    assert find(objects, "Deployment", "framecast-frontend")["spec"]["replicas"] == 2
+    selector = find(objects, "PodDisruptionBudget", "framecast-frontend")["spec"]["selector"]["matchLabels"]
+    labels = find(objects, "Deployment", "framecast-frontend")["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= labels.items()
+
+
+def test_worker_probes_point_at_routes_the_runtime_serves(tiny_model, tmp_path):
+    """The worker's probes hit the Dynamo runtime's status server, on the port the ConfigMap
+    gives it: start a worker the same way and ask those routes."""
+    objects = render("cpu-tiny")
+    worker = container(objects, "framecast-worker")
+    config = find(objects, "ConfigMap", "framecast-config")["data"]
+    ports = {port["name"]: port["containerPort"] for port in worker["ports"]}
+    probes = [worker[name]["httpGet"] for name in ("startupProbe", "readinessProbe", "livenessProbe")]
+    assert {ports[probe["port"]] for probe in probes} == {int(config["DYN_SYSTEM_PORT"])}
+    status_port = free_port_below(32768)  # the runtime reads DYN_SYSTEM_PORT as a signed 16-bit number
+    discovery = Discovery("file", stack_env("file", None, tmp_path / "kv"))
+    discovery.env.update(DYN_SYSTEM_PORT=str(status_port), DYN_SYSTEM_HOST="127.0.0.1")
+    process = start_worker(discovery, tiny_model, "fc-probes", (tmp_path / "out").as_uri(), tmp_path, "worker")
+    try:
+        process.wait_for_log("framecast worker ready")
+        for probe in probes:
+            response = httpx.get(f"http://127.0.0.1:{status_port}{probe['path']}", timeout=10)
+            assert response.status_code == 200, (probe, response.text)
+    finally:
+        process.stop()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_network_policy_admits_only_frontends_to_the_workers_request_plane(overlay):
+    objects = render(overlay)
+    policy = find(objects, "NetworkPolicy", "framecast-worker")["spec"]
+    worker_labels = find(objects, "Deployment", "framecast-worker")["spec"]["template"]["metadata"]["labels"]
+    frontend_labels = find(objects, "Deployment", "framecast-frontend")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= worker_labels.items()
+    assert not policy["podSelector"]["matchLabels"].items() <= frontend_labels.items()
+    assert policy["policyTypes"] == ["Ingress"]
+    config = find(objects, "ConfigMap", "framecast-config")["data"]
+    request_plane = int(config["DYN_TCP_RPC_PORT"])
+    worker_ports = {port["containerPort"] for port in container(objects, "framecast-worker")["ports"]}
+    assert request_plane in worker_ports
+    rules = [rule for rule in policy["ingress"] if any(port["port"] == request_plane for port in rule["ports"])]
+    (rule,) = rules
+    (source,) = rule["from"]
+    assert source["podSelector"]["matchLabels"].items() <= frontend_labels.items()
+    assert not source["podSelector"]["matchLabels"].items() <= worker_labels.items()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_are_referenced_never_written(overlay):
+    objects = render(overlay)
+    assert not [item for item in objects if item["kind"] == "Secret"]
+    names = {
+        entry["valueFrom"]["secretKeyRef"]["name"]
+        for deployment in ("framecast-frontend", "framecast-worker")
+        for entry in container(objects, deployment)["env"]
+        if "secretKeyRef" in entry.get("valueFrom", {})
+    }
+    assert names == {"framecast-s3", "framecast-api-keys"}
+    etcd = find(objects, "StatefulSet", "framecast-etcd")["spec"]
+    assert etcd["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+    worker = find(objects, "Deployment", "framecast-worker")["spec"]["template"]["spec"]
+    shm = next(volume for volume in worker["volumes"] if volume["name"] == "dshm")
+    assert shm["emptyDir"]["medium"] == "Memory"
+
+
+def test_the_dockerfile_installs_with_the_readme_command():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "bash launch/install.sh" in readme
+    assert "RUN bash launch/install.sh ${INSTALL_ARGS}" in dockerfile
