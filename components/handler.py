@@ -72,7 +72,7 @@ class VideoRequestHandler:
         spec: ModelSpec,
         store: OutputStore,
         model_name: str,
-        encoder: EncoderSettings = EncoderSettings(),
+        encoder: EncoderSettings | None = None,
         max_concurrent: int = 1,
         max_inline_bytes: int = 24 * 2**20,
     ):
@@ -82,7 +82,7 @@ class VideoRequestHandler:
         self.spec = spec
         self.store = store
         self.model_name = model_name
-        self.encoder = encoder
+        self.encoder = encoder or EncoderSettings()
         self._generation_slots = asyncio.Semaphore(max_concurrent)
         self._in_flight = 0
         self._idle = asyncio.Event()
