@@ -15,13 +15,14 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from framecast.components.backends import GenerationCancelled, VideoBackend
 from framecast.components.encoding import EncoderSettings, encode_mp4
+from framecast.components.metrics import WorkerMetrics
 from framecast.components.previews import spritesheet_jpeg, thumbnail_jpeg
 from framecast.components.registry import GenerationParams, ModelSpec
 from framecast.components.storage import OutputStore, safe_object_name
@@ -56,13 +57,37 @@ def _validation_error_body(error: ValidationError) -> ErrorBody:
 
 @dataclass
 class _Run:
-    """One request's progress, shared between the event loop and the generation thread."""
+    """One request's progress, shared between the event loop and the generation thread (which
+    take turns: the thread reports while it generates, the loop after)."""
 
     stream: bool
     stop: threading.Event
     reached: int = 0  # percent
     step: int = 0  # denoising steps finished
     step_at_stop: int | None = None
+    stage: str | None = None
+    stage_since: float = 0.0
+    last_step_at: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def enter(self, stage: str, step: int | None) -> float | None:
+        """Note a report; the seconds of the denoising step it ends, if it ends one."""
+        now = time.perf_counter()
+        if stage != self.stage:
+            self.close(now)
+            self.stage, self.stage_since = stage, now
+        if stage != "denoising" or step is None:
+            return None
+        previous, self.last_step_at = self.last_step_at, now
+        return now - previous if previous is not None and step > 0 else None
+
+    def close(self, now: float | None = None) -> dict[str, float]:
+        """End the current stage; the seconds spent in each stage so far."""
+        now = time.perf_counter() if now is None else now
+        if self.stage is not None:
+            self.timings[self.stage] = round(self.timings.get(self.stage, 0.0) + now - self.stage_since, 4)
+            self.stage = None
+        return self.timings
 
 
 class VideoRequestHandler:
@@ -75,6 +100,7 @@ class VideoRequestHandler:
         encoder: EncoderSettings | None = None,
         max_concurrent: int = 1,
         max_inline_bytes: int = 24 * 2**20,
+        metrics: WorkerMetrics | None = None,
     ):
         # A base64 answer travels in one request-plane message; larger videos go by reference.
         self.max_inline_bytes = max_inline_bytes
@@ -88,6 +114,8 @@ class VideoRequestHandler:
         self._idle = asyncio.Event()
         self._idle.set()
         self.draining = False
+        self.metrics = metrics or WorkerMetrics(model_name)
+        self.metrics.track_in_flight(lambda: self._in_flight)
 
     def start_draining(self) -> None:
         """Refuse new requests (the frontend sends them elsewhere); finish those in hand."""
@@ -126,15 +154,18 @@ class VideoRequestHandler:
 
         if self.draining:
             # Sent in the moment between this worker's unregistering and the frontend noticing.
+            self.metrics.count("refused_draining")
             yield failed(ErrorBody(message="this worker is shutting down", type="server_error", code="worker_draining"))
             return
         try:
             parsed = WorkerVideoRequest.model_validate(request)
             params = self._resolve(parsed)
         except ValidationError as error:
+            self.metrics.count("invalid")
             yield failed(_validation_error_body(error))
             return
         except RequestFieldError as error:
+            self.metrics.count("invalid")
             yield failed(error.to_body())
             return
         resolved = {
@@ -156,6 +187,9 @@ class VideoRequestHandler:
             # Runs in the generation thread, then on the event loop for encoding and storing.
             if stage == "denoising" and step is not None:
                 run.step = step
+            step_seconds = run.enter(stage, step)
+            if step_seconds is not None:
+                self.metrics.observe_step(step_seconds)
             if run.stop.is_set():
                 raise GenerationCancelled()
             if run.stream:
@@ -164,7 +198,7 @@ class VideoRequestHandler:
                 update = message(status="in_progress", progress=run.reached, stage=stage, step=step, total_steps=total)
                 loop.call_soon_threadsafe(updates.put_nowait, update)
 
-        work = asyncio.ensure_future(self._produce(params, request_id, parsed, report, message, resolved))
+        work = asyncio.ensure_future(self._produce(params, request_id, parsed, run, report, message, resolved))
         watcher = asyncio.ensure_future(self._watch_cancel(context, run))
         try:
             while not work.done():
@@ -178,16 +212,21 @@ class VideoRequestHandler:
                     yield message(status="in_progress", progress=run.reached, stage="keepalive")
             while run.stream and not updates.empty():
                 yield updates.get_nowait()
-            yield work.result()
+            final = work.result()
+            self.metrics.count("completed")
+            yield final
         except GenerationCancelled:
+            self.metrics.count("cancelled")
             after = run.step - run.step_at_stop if run.step_at_stop is not None else 0
             log.info(
                 "request %s cancelled by its client after step %d of %d (%d step(s) after the stop signal)",
                 request_id, run.step, params.num_inference_steps, after,
             )
         except RequestFieldError as error:
+            self.metrics.count("invalid")
             yield failed(error.to_body())
         except Exception as error:  # a backend, encoder or store failure is the client's answer
+            self.metrics.count("failed")
             log.exception("request %s failed", request_id)
             yield failed(ErrorBody(message=f"generation failed: {error}", type="server_error", code="generation_failed"))
         finally:
@@ -224,7 +263,7 @@ class VideoRequestHandler:
         run.step_at_stop = run.step
         run.stop.set()
 
-    async def _produce(self, params, request_id, parsed, report, message, resolved) -> WorkerVideoMessage:
+    async def _produce(self, params, request_id, parsed, run, report, message, resolved) -> WorkerVideoMessage:
         async with self._generation_slots:
             # A request stopped while it waited for the GPU never starts.
             report("starting", None, None)
@@ -236,7 +275,7 @@ class VideoRequestHandler:
             generated = await asyncio.to_thread(self.backend.generate, params, report)
             inference_time = generated.inference_time_s or time.perf_counter() - started
         report("encoding", None, None)
-        video = await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder)
+        video = generated.encoded or await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder)
         data = VideoData(output_format="mp4", fps=params.fps)
         extra: dict[str, str] = {}
         if parsed.response_format == "b64_json":
@@ -256,12 +295,14 @@ class VideoRequestHandler:
                 image = await asyncio.to_thread(makers[variant], generated.frames)
                 name = safe_object_name(request_id, f".{variant}.jpg")
                 extra[f"{variant}_url"] = await asyncio.to_thread(self.store.put, name, image)
+        timings = run.close()
+        self.metrics.observe_stages(timings)
         log.info(
-            "request %s done: %dx%d, %d frames, %d steps in %.2fs, %d bytes",
+            "request %s done: %dx%d, %d frames, %d steps in %.2fs, %d bytes; stages %s",
             request_id, params.width, params.height, params.num_frames, params.num_inference_steps,
-            inference_time, len(video),
+            inference_time, len(video), " ".join(f"{stage}={seconds:.3f}s" for stage, seconds in timings.items()),
         )
         return message(
             status="completed", progress=100, data=[data], inference_time_s=round(inference_time, 3),
-            **resolved, **extra,
+            timings=timings, **resolved, **extra,
         )  # fmt: skip

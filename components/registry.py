@@ -237,6 +237,13 @@ class ModelSpec:
             num_frames = d.num_frames
         width, height = knobs.width or d.width, knobs.height or d.height
         self._check_size(width, height, name)
+        if knobs.guidance_scale_2 is not None and d.guidance_scale_2 is None:
+            raise RequestFieldError(
+                "guidance_scale_2",
+                f"guidance_scale_2 is for models with a second (low-noise) expert, such as Wan2.2 A14B; "
+                f"{name} has one, so set guidance_scale only",
+                code="unsupported_value",
+            )
         steps = knobs.num_inference_steps or d.num_inference_steps
         if steps > lim.max_steps:
             raise RequestFieldError(

@@ -92,6 +92,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     synthetic = parser.add_argument_group("synthetic backend (no model; --model-path synthetic)")
     synthetic.add_argument("--synthetic-content", choices=["smooth", "noise"], help="frame content (default smooth)")
     synthetic.add_argument("--synthetic-busy-s", type=float, help="simulated GPU seconds per video (default 0)")
+    synthetic.add_argument(
+        "--synthetic-stored-clip",
+        action="store_true",
+        default=None,
+        help="encode the clip once and answer every request of the same shape with that MP4: zero compute",
+    )
 
     output = parser.add_argument_group("output")
     output.add_argument("--video-preset", default="medium", help="x264 preset (ultrafast ... veryslow)")
@@ -117,7 +123,7 @@ _BACKEND_FLAGS = (
     "device", "dtype", "flow_shift", "compile", "num_gpus", "tp", "sp", "ulysses_degree", "ring_degree",
     "cfg_parallel", "dit_cpu_offload", "text_encoder_cpu_offload", "vae_cpu_offload", "dit_layerwise_offload",
     "attention_backend", "sglang_pipeline", "vae_slicing", "vae_tiling", "cpu_offload",
-    "synthetic_content", "synthetic_busy_s",
+    "synthetic_content", "synthetic_busy_s", "synthetic_stored_clip",
 )  # fmt: skip
 
 
@@ -141,6 +147,7 @@ async def serve(args: argparse.Namespace) -> None:
     from framecast.components.encoding import EncoderSettings
     from framecast.components.handler import VideoRequestHandler
     from framecast.components.hardware import detect_hardware
+    from framecast.components.metrics import WorkerMetrics
     from framecast.components.registry import choose_backend, spec_for_model
     from framecast.components.storage import OutputStore
 
@@ -164,13 +171,16 @@ async def serve(args: argparse.Namespace) -> None:
         raise ValueError(f"{spec.id} is not supported here: {support.reason} (--ignore-support starts anyway)")
     options = BackendOptions(model_path=args.model_path, spec=spec, **backend_flags(args))
     backend = await asyncio.to_thread(load_backend, backend_name, options)
+    metrics = WorkerMetrics(name)
     handler = VideoRequestHandler(
         backend, spec, store, name, EncoderSettings(preset=args.video_preset, crf=args.video_crf),
-        max_inline_bytes=args.max_inline_bytes,
+        max_inline_bytes=args.max_inline_bytes, metrics=metrics,
     )
 
     runtime = DistributedRuntime(loop, args.discovery, "tcp")
     endpoint = runtime.endpoint(generate_endpoint_path(args.namespace))
+    # Served with the runtime's own metrics on its status server (DYN_SYSTEM_PORT /metrics).
+    endpoint.metrics.register_prometheus_expfmt_callback(metrics.exposition)
     serving = asyncio.ensure_future(endpoint.serve_endpoint(handler.generate, graceful_shutdown=True))
     runtime_config = ModelRuntimeConfig()
     # The value is parsed as JSON.

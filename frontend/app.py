@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from dynamo.runtime import DistributedRuntime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from framecast.frontend.discovery import ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
 from framecast.frontend.jobs.manager import JobManager, JobSettings, RequestLimits
+from framecast.frontend.metrics import FrontendMetrics
 from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware
 from framecast.frontend.urls import UrlPolicy
 from framecast.frontend.jobs.store import JobStore
@@ -80,6 +82,8 @@ def model_entry(name: str, model: ServedModel, created: int) -> dict:
 
 
 def create_app(settings: FrontendSettings) -> FastAPI:
+    metrics = FrontendMetrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime = DistributedRuntime(asyncio.get_running_loop(), settings.discovery, "tcp")
@@ -87,10 +91,12 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         await directory.start()
         store = make_job_store(settings)
         await store.start()
-        jobs = JobManager(store, directory, settings.jobs, settings.limits)
+        jobs = JobManager(store, directory, settings.jobs, settings.limits, metrics)
+        metrics.watch(jobs.live_state)
         await jobs.start()
         app.state.directory = directory
         app.state.jobs = jobs
+        app.state.metrics = metrics
         app.state.url_policy = settings.urls
         app.state.started = int(time.time())
         log.info(
@@ -113,6 +119,12 @@ def create_app(settings: FrontendSettings) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.include_router(videos_router)
+    # Requests by route template, method and status (401s and 413s included: it runs first).
+    Instrumentator(
+        should_group_status_codes=False,
+        excluded_handlers=["/metrics"],
+        registry=metrics.registry,
+    ).instrument(app, metric_namespace="framecast").expose(app, include_in_schema=False)
 
     @app.get("/ready")
     async def ready(request: Request) -> JSONResponse:

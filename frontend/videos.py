@@ -245,7 +245,15 @@ async def download_video(
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
     body = outputs.read_chunks(url) if status == 200 else outputs.read_range(url, start, length)
-    return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
+    return StreamingResponse(_counted(request, "content", body), status_code=status, media_type=media_type, headers=headers)
+
+
+async def _counted(request: Request, route: str, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The body, each piece counted in framecast_served_bytes as it leaves."""
+    counter = request.app.state.metrics.served_bytes.labels(route)
+    async for piece in body:
+        counter.inc(len(piece))
+        yield piece
 
 
 @router.get("/v1/videos/{video_id}/events")
@@ -323,7 +331,7 @@ async def create_video_generation(body: VideoGenerationRequest, request: Request
 
     async def stream() -> AsyncIterator[bytes]:
         yield prefix.encode()
-        async for piece in outputs.read_base64(video_url):
+        async for piece in _counted(request, "generations_b64", outputs.read_base64(video_url)):
             yield piece
         yield suffix.encode()
 

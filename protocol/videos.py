@@ -218,6 +218,8 @@ class WorkerVideoMessage(VideoGenerationResponse):
     # Where the extra outputs were stored.
     thumbnail_url: str | None = None
     spritesheet_url: str | None = None
+    # Seconds the worker spent in each stage of this request (final messages).
+    timings: dict[str, float] | None = None
 
 
 JobStatus = Literal["queued", "in_progress", "completed", "failed"]

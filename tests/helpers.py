@@ -212,6 +212,17 @@ def wait_for_workers(base_url: str, model: str, count: int, timeout: float = STA
     raise AssertionError(f"{model} never had {count} workers; last seen {served_workers(base_url)}")
 
 
+def wait_done(base_url: str, video_id: str, timeout: float = 120) -> dict:
+    """Poll a job until it completes or fails; its final video object."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        video = httpx.get(f"{base_url}/v1/videos/{video_id}", timeout=10).json()
+        if video["status"] in ("completed", "failed"):
+            return video
+        time.sleep(0.05)
+    raise AssertionError(f"job {video_id} left hanging: still {video['status']} after {timeout}s")
+
+
 @dataclass
 class DecodedVideo:
     frames: np.ndarray  # (count, height, width, 3) uint8

@@ -30,10 +30,29 @@ def test_a_tiny_run_reports_every_figure(tmp_path):
     subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "gpu_wan.py"), "--scale", "tiny", "--device", "cpu",
          "--dtype", "float32", "--size", "64x48", "--frames", "13", "--steps", "3",
-         "--model-dir", str(tmp_path / "model"), "--json", str(out)],
+         "--model-dir", str(tmp_path / "model"), "--json", str(out), "--through-stack"],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     results = json.loads(out.read_text())
     assert results["frames_out"] == [13, 48, 64, 3] and results["steps"] == 3
     assert results["seconds_per_step"] > 0 and results["vae_decode_s"] > 0 and results["dit_forwards_per_step"] == 2
     assert results["tokens"] == 4 * 3 * 4  # (13-1)/4+1 latent frames x 48/16 x 64/16
+    # The same video through a worker and the frontend: it takes longer than the backend alone.
+    assert results["stack_end_to_end_s"] > 0 and results["mp4_encode_s"] > 0
+    assert -0.5 < results["stack_overhead"] < 20
+
+
+def test_the_cpu_benchmark_command_prints_every_row(tmp_path):
+    """A smoke run of `benchmarks/run.py --quick`: every benchmark runs and reports (the
+    numbers themselves are for RESULTS.md, not for a unit test)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick"],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = result.stdout.split("\n\n")[-1]
+    assert "FAILED" not in table
+    rows = [line.split()[0] for line in table.splitlines()[1:] if line.strip()]
+    assert {"a", "b", "c", "d", "e", "f"} <= set(rows)
+    for case in ("framecast / dynamo", "simulated GPU busy", "framecast / ffmpeg", "worker(s)", "via /content", "queued jobs"):
+        assert case in table, case

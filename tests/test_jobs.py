@@ -17,7 +17,7 @@ import openai
 import pytest
 from PIL import Image
 
-from helpers import Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_for_workers
+from helpers import Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 
@@ -48,16 +48,6 @@ def create(base_url: str, **body) -> dict:
     response = httpx.post(f"{base_url}/v1/videos", json={"prompt": "a fox", **body}, timeout=60)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def wait_done(base_url: str, video_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        video = httpx.get(f"{base_url}/v1/videos/{video_id}").json()
-        if video["status"] in ("completed", "failed"):
-            return video
-        time.sleep(0.05)
-    raise AssertionError(f"{video_id} still {video['status']} after {timeout}s")
 
 
 def follow_events(base_url: str, video_id: str, until=lambda video: False) -> list[dict]:

@@ -56,6 +56,14 @@ def test_invalid_frame_count_names_the_field_and_the_nearest_valid_one():
     assert "4k+1 between 5 and 81 for Wan2.1-T2V-1.3B" in raised.value.message and "nearest: 81" in raised.value.message
 
 
+def test_a_second_guidance_scale_is_refused_where_there_is_no_second_expert():
+    with pytest.raises(RequestFieldError) as raised:
+        resolve(guidance_scale_2=3.0)
+    assert raised.value.param == "guidance_scale_2" and raised.value.code == "unsupported_value"
+    a14b = lookup("Wan-AI/Wan2.2-T2V-A14B-Diffusers")
+    assert a14b.resolve(GenerationKnobs(prompt="x", guidance_scale_2=2.5), "A14B").guidance_scale_2 == 2.5
+
+
 def test_size_must_be_a_multiple_of_16():
     with pytest.raises(RequestFieldError) as raised:
         resolve(width=840, height=480)

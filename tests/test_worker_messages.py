@@ -59,7 +59,8 @@ async def test_stream_sends_progress_per_step_then_the_result(client):
     assert final["status"] == "completed" and final["progress"] == 100
     assert all(message["status"] == "in_progress" for message in progress)
     steps = [message["step"] for message in progress if message.get("stage") == "denoising"]
-    assert steps == [1, 2, 3, 4, 5]
+    assert steps == [0, 1, 2, 3, 4, 5]  # 0: denoising starts (text encoding ends)
+    assert set(final["timings"]) >= {"text_encoding", "denoising", "decoding", "encoding"}
     percents = [message["progress"] for message in progress] + [final["progress"]]
     assert percents == sorted(percents)
 

@@ -66,6 +66,7 @@ class BackendOptions:
     # synthetic backend (no model): frame content, and simulated GPU seconds per video.
     synthetic_content: str | None = None
     synthetic_busy_s: float | None = None
+    synthetic_stored_clip: bool | None = None
 
     def refuse_unsupported(self, backend: str, supported: set[str]) -> None:
         """Raise if an option this backend cannot honour was set."""
@@ -88,6 +89,8 @@ class GeneratedVideo:
     frames: np.ndarray  # uint8, (frames, height, width, 3)
     # Time the backend itself measured, when it has a better clock than the caller.
     inference_time_s: float | None = None
+    # The video already encoded as MP4 by the backend (the worker then stores it as it is).
+    encoded: bytes | None = None
 
 
 class VideoBackend(Protocol):

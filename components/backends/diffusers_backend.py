@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import time
@@ -116,10 +117,23 @@ class DiffusersBackend:
         if params.guidance_scale_2 is not None and self._takes_guidance_2:
             extra["guidance_scale_2"] = params.guidance_scale_2
         on_progress("text_encoding", None, None)
+        # The transformer's first call ends text encoding: step 0 of denoising starts there.
+        denoising_started = False
+
+        def before_first_forward(module, args) -> None:
+            nonlocal denoising_started
+            if not denoising_started:
+                denoising_started = True
+                on_progress("denoising", 0, total)
+
+        transformer = getattr(self.pipeline, "transformer", None)
+        hook = transformer.register_forward_pre_hook(before_first_forward) if transformer is not None else None
         # A CPU generator gives the same noise for a seed whatever the device.
         generator = torch.Generator("cpu").manual_seed(params.seed)
         started = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), contextlib.ExitStack() as cleanup:
+            if hook is not None:
+                cleanup.callback(hook.remove)
             output = self.pipeline(
                 prompt=params.prompt,
                 negative_prompt=params.negative_prompt,

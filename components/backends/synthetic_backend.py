@@ -13,9 +13,10 @@ import time
 import numpy as np
 
 from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
+from framecast.components.encoding import EncoderSettings, encode_mp4
 from framecast.components.registry import GenerationParams
 
-_OPTIONS = {"synthetic_content", "synthetic_busy_s"}
+_OPTIONS = {"synthetic_content", "synthetic_busy_s", "synthetic_stored_clip"}
 
 
 def synthetic_frames(count: int, height: int, width: int, content: str, seed: int) -> np.ndarray:
@@ -39,20 +40,36 @@ class SyntheticBackend:
         if self.content not in ("smooth", "noise"):
             raise ValueError(f"--synthetic-content {self.content!r}: choose smooth or noise")
         self.busy_s = options.synthetic_busy_s or 0.0
+        self.stored_clip = bool(options.synthetic_stored_clip)
+        self._stored: tuple[tuple, np.ndarray, bytes | None] | None = None
 
     def describe(self) -> dict:
-        return {"device": "none", "content": self.content, "busy_s_per_video": self.busy_s, "parallel": {"tp": 1}}
+        return {
+            "device": "none", "content": self.content, "busy_s_per_video": self.busy_s,
+            "stored_clip": self.stored_clip, "parallel": {"tp": 1},
+        }  # fmt: skip
 
     def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
         started = time.perf_counter()
         total = params.num_inference_steps
+        on_progress("denoising", 0, total)
         for step in range(1, total + 1):
             # The simulated GPU time, spread over the steps so cancellation works as on a GPU.
             time.sleep(self.busy_s / total)
             on_progress("denoising", step, total)
         on_progress("decoding", None, None)
-        frames = synthetic_frames(params.num_frames, params.height, params.width, self.content, params.seed)
-        return GeneratedVideo(frames, time.perf_counter() - started)
+        frames, encoded = self._clip(params)
+        return GeneratedVideo(frames, time.perf_counter() - started, encoded)
+
+    def _clip(self, params: GenerationParams) -> tuple[np.ndarray, bytes | None]:
+        """The clip of the last request, kept (and its MP4, with --synthetic-stored-clip): a
+        repeated request costs no compute."""
+        key = (params.num_frames, params.height, params.width, params.seed, params.fps)
+        if self._stored is None or self._stored[0] != key:
+            frames = synthetic_frames(params.num_frames, params.height, params.width, self.content, params.seed)
+            encoded = encode_mp4(frames, params.fps, EncoderSettings(preset="ultrafast")) if self.stored_clip else None
+            self._stored = (key, frames, encoded)
+        return self._stored[1], self._stored[2]
 
     def close(self) -> None:
         pass

@@ -21,14 +21,27 @@ from dynamo.runtime import Context
 
 from framecast.frontend import outputs
 from framecast.frontend.discovery import WorkerDirectory, WorkerInstance
-from framecast.frontend.jobs.admission import Admission
+from framecast.frontend.jobs.admission import Admission, QueueFull
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import JobStore
+from framecast.frontend.metrics import FrontendMetrics
 from framecast.protocol import ErrorBody, RequestFieldError, VideoJobError, VideoRequestBase, WorkerVideoMessage
 
 log = logging.getLogger(__name__)
 
 EXTRA_OUTPUTS = ["thumbnail", "spritesheet"]
+# Stages after which a worker's generator is free: the next job may start there while this one
+# is encoded and stored.
+FINISHING_STAGES = {"encoding", "storing"}
+
+
+def generation_ending(update: WorkerVideoMessage) -> bool:
+    """The worker is about to free its generator: the job is past generation, in VAE decoding, or
+    in its last denoising step. The next job is sent then, and waits at the worker for at most
+    that long instead of the generator waiting a round trip for it."""
+    if update.stage in FINISHING_STAGES or update.stage == "decoding":
+        return True
+    return update.stage == "denoising" and bool(update.total_steps) and (update.step or 0) >= update.total_steps - 1
 
 
 @dataclass(frozen=True)
@@ -139,8 +152,10 @@ class JobManager:
         directory: WorkerDirectory,
         settings: JobSettings = JobSettings(),
         limits: RequestLimits = RequestLimits(),
+        metrics: FrontendMetrics | None = None,
     ):
         self.store = store
+        self.metrics = metrics or FrontendMetrics()
         self.directory = directory
         self.settings = settings
         self.limits = limits
@@ -151,7 +166,10 @@ class JobManager:
         self._queued: dict[str, asyncio.Event] = {}
         self._dispatchers: dict[str, asyncio.Task] = {}
         self._contexts: dict[str, Context] = {}
+        # Per worker instance: jobs generating there, and jobs there at all (generating or finishing).
         self._busy: collections.Counter[int] = collections.Counter()
+        self._held: collections.Counter[int] = collections.Counter()
+        self._enqueued_at: dict[str, float] = {}
         self._turns: collections.Counter[str] = collections.Counter()
         self._slot_freed = asyncio.Event()
         self._last_write: dict[str, float] = {}
@@ -230,10 +248,15 @@ class JobManager:
         body.knobs()  # a conflicting top-level/nvext pair is refused here
         model, instance = self.directory.route(body.model)
         workers = len(self.directory.models()[model].instances)
-        self.admission.check(model, self.unfinished(model), workers)
+        try:
+            self.admission.check(model, self.unfinished(model), workers)
+        except QueueFull:
+            self.metrics.jobs_rejected.labels(model, "queue_full").inc()
+            raise
         if self.limits.max_jobs_per_key and key_id is not None:
             held = sum(1 for record in self._local.values() if record.key_id == key_id)
             if held >= self.limits.max_jobs_per_key:
+                self.metrics.jobs_rejected.labels(model, "key_limit").inc()
                 raise TooManyJobs(self.limits.max_jobs_per_key)
         job_id = f"video_{uuid.uuid4().hex}"
         # The worker always stores its outputs and answers with references: a video never
@@ -242,7 +265,8 @@ class JobManager:
             "model": model,
             "request_id": job_id,
             "response_format": "url",
-            "extra_outputs": EXTRA_OUTPUTS,
+            # Previews are for the jobs API (its /content variants); a synchronous caller gets its video.
+            "extra_outputs": EXTRA_OUTPUTS if kind == "job" else [],
         } | wire_fields
         resolved = await self._validate(wire, instance)
         self.limits.check_resolved(resolved)
@@ -273,11 +297,21 @@ class JobManager:
         if kind == "sync":
             self._sync_waiters[job_id] = asyncio.get_running_loop().create_future()
         self._enqueue(record)
+        self.metrics.jobs_admitted.labels(model, kind).inc()
         return record
 
     def unfinished(self, model: str) -> int:
         """Jobs of the model this replica holds, queued or running."""
         return sum(1 for record in self._local.values() if record.model == model)
+
+    def live_state(self) -> dict[str, tuple[int, int, int]]:
+        """model -> (jobs queued here, jobs running from here, live workers), for /metrics."""
+        served = self.directory.models()
+        running = collections.Counter(self._local[job_id].model for job_id in self._contexts if job_id in self._local)
+        return {
+            model: (self.queue_depth(model), running[model], len(served[model].instances) if model in served else 0)
+            for model in set(served) | set(self._queues)
+        }
 
     async def _validate(self, wire: dict, instance: WorkerInstance) -> WorkerVideoMessage:
         answer = None
@@ -293,6 +327,7 @@ class JobManager:
 
     def _enqueue(self, record: JobRecord, first: bool = False) -> None:
         self._local[record.id] = record
+        self._enqueued_at[record.id] = time.monotonic()
         queue = self._queues.setdefault(record.model, collections.deque())
         queue.appendleft(record.id) if first else queue.append(record.id)
         self._queued.setdefault(record.model, asyncio.Event()).set()
@@ -310,9 +345,13 @@ class JobManager:
                 await self._fail_queued(model, "no_live_worker", "no live worker served this model for too long")
                 continue
             job_id = queue.popleft()
+            enqueued_at = self._enqueued_at.pop(job_id, None)
             if job_id not in self._local:
                 continue  # deleted while queued
+            if enqueued_at is not None:
+                self.metrics.stage_seconds.labels(model, "queue_wait").observe(time.monotonic() - enqueued_at)
             self._busy[instance.instance_id] += 1
+            self._held[instance.instance_id] += 1
             asyncio.ensure_future(self._run(job_id, instance))
 
     async def _idle_instance(self, model: str) -> WorkerInstance | None:
@@ -331,7 +370,13 @@ class JobManager:
                 last_seen = now
             elif now - last_seen > self.settings.no_worker_timeout_s:
                 return None
-            idle = [instance for instance in live if not self._busy[instance.instance_id]]
+            # Free for a job: nothing generating there but a job about to end its generation, and
+            # at most one more job still being encoded or stored.
+            idle = [
+                instance
+                for instance in live
+                if not self._busy[instance.instance_id] and self._held[instance.instance_id] < 3
+            ]
             if idle:
                 self._turns[model] += 1
                 return idle[self._turns[model] % len(idle)]
@@ -343,11 +388,14 @@ class JobManager:
     async def _fail_queued(self, model: str, code: str, message: str) -> None:
         queue = self._queues[model]
         while queue:
-            record = self._local.pop(queue.popleft(), None)
+            job_id = queue.popleft()
+            self._enqueued_at.pop(job_id, None)
+            record = self._local.pop(job_id, None)
             if record is None:
                 continue
             record.status, record.stage, record.completed_at = "failed", None, time.time()
             record.error = VideoJobError(code=code, message=message)
+            self._count_end(record)
             await self._save(record, force=True)
             self._resolve_waiter(record.id, record)
             log.warning("job %s failed: %s", record.id, message)
@@ -364,6 +412,15 @@ class JobManager:
         record.attempts += 1
         final: WorkerVideoMessage | None = None
         failure: str | None = None
+        generating = True
+
+        def generator_freed() -> None:
+            nonlocal generating
+            if generating:
+                generating = False
+                self._busy[instance.instance_id] -= 1
+                self._slot_freed.set()
+
         try:
             await self._save(record, force=True)
             stream = self.directory.generate(record.request | {"stream": True}, instance.instance_id, context)
@@ -379,15 +436,21 @@ class JobManager:
                 update = WorkerVideoMessage.model_validate(message)
                 if update.status != "in_progress":
                     final = update
-                elif update.stage != "keepalive":
+                elif update.stage == "keepalive":
+                    # A long stage without steps: what changed since the last write reaches the store now.
+                    await self._save(record)
+                else:
+                    if generation_ending(update):
+                        generator_freed()
                     record.progress = max(record.progress, min(update.progress, 99))
-                    stage_changed = update.stage != record.stage
                     record.stage = update.stage
-                    await self._save(record, force=stage_changed and update.stage != "denoising")
+                    # Followers here see every change at once; the store gets a few a second.
+                    await self._save(record)
         except Exception as error:  # the request plane reports a lost worker as an exception
             failure = str(error) or type(error).__name__
         finally:
-            self._busy[instance.instance_id] -= 1
+            generator_freed()
+            self._held[instance.instance_id] -= 1
             self._contexts.pop(job_id, None)
             self._slot_freed.set()
         if job_id not in self._local:
@@ -410,6 +473,9 @@ class JobManager:
         self._finish(record, final, failure)
         if record.status == "completed" and record.started_at:
             self.admission.record_service(record.model, record.completed_at - record.started_at)
+        if final is not None and final.timings:
+            self.metrics.observe_stages(record.model, final.timings)
+        self._count_end(record)
         saved = await self._save(record, force=True)
         self._local.pop(job_id, None)
         self._last_write.pop(job_id, None)
@@ -418,6 +484,11 @@ class JobManager:
         waiter = self._sync_waiters.pop(job_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(SyncResult(record, final))
+
+    def _count_end(self, record: JobRecord) -> None:
+        code = record.error.code if record.error else ""
+        self.metrics.jobs_finished.labels(record.model, record.status, code).inc()
+        self.metrics.job_seconds.labels(record.model, record.status).observe(time.time() - record.created_at)
 
     @staticmethod
     def _output_urls(message: WorkerVideoMessage) -> list[str]:
@@ -471,6 +542,7 @@ class JobManager:
     def _stop_local(self, job_id: str) -> None:
         """Forget a local job: out of its queue, or its worker told to stop at the next step."""
         record = self._local.pop(job_id, None)
+        self._enqueued_at.pop(job_id, None)
         if record is not None and job_id in self._queues.get(record.model, ()):
             self._queues[record.model].remove(job_id)
         context = self._contexts.get(job_id)
@@ -486,6 +558,8 @@ class JobManager:
             await self.store.delete(job_id)
         except Exception as error:
             raise StoreUnavailable(f"the job store is unreachable: {error}") from error
+        if job_id in self._local:
+            self._count_end(_cancelled(record, "deleted"))
         self._stop_local(job_id)
         self._unsaved.pop(job_id, None)
         await outputs.delete(list(record.outputs.values()))
@@ -501,6 +575,7 @@ class JobManager:
             return
         self._stop_local(job_id)
         record = _cancelled(record, reason)
+        self._count_end(record)
         await self.store.put(record, expect_owner=self.replica_id)
         self._publish(job_id, record)
         self._resolve_waiter(job_id, record)
@@ -532,8 +607,11 @@ class JobManager:
             raise StoreUnavailable(f"the job store is unreachable: {error}") from error
 
     def _publish(self, job_id: str, record: JobRecord | None) -> None:
+        followers = self._subscribers.get(job_id)
+        if not followers:
+            return
         snapshot = record.model_copy(deep=True) if record is not None else None
-        for queue in self._subscribers.get(job_id, ()):
+        for queue in followers:
             queue.put_nowait(snapshot)
 
     async def follow(self, job_id: str) -> AsyncIterator[JobRecord | None]:

@@ -16,22 +16,13 @@ from helpers import (
     stack_env,
     start_frontend,
     start_worker,
+    wait_done,
     wait_for_workers,
     worker_instance,
 )
 
 MODEL = "tiny-random-t2v"
 pytestmark = pytest.mark.faults
-
-
-def wait_done(base_url: str, video_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        video = httpx.get(f"{base_url}/v1/videos/{video_id}", timeout=10).json()
-        if video["status"] in ("completed", "failed"):
-            return video
-        time.sleep(0.05)
-    raise AssertionError(f"job {video_id} left hanging: still {video['status']} after {timeout}s")
 
 
 @pytest.fixture

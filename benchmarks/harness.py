@@ -1,0 +1,257 @@
+"""What the CPU benchmarks share: a stack of real processes (file discovery, one machine), a
+closed-loop load generator, memory sampling, and the result table.
+
+The process helpers are the test suite's (tests/helpers.py): the benchmarks start the same
+workers and frontends the tests do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import (  # noqa: E402
+    Discovery,
+    ManagedProcess,
+    free_port,
+    stack_env,
+    start_frontend,
+    start_worker,
+    wait_for_workers,
+)
+
+SYNTHETIC = "synthetic"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+@dataclass
+class Row:
+    """One line of the result table; `met` is None where the row has no target."""
+
+    bench: str
+    case: str
+    median: str = ""
+    p99: str = ""
+    other: str = ""
+    ratio: str = ""
+    target: str = ""
+    met: bool | None = None
+
+
+def render(rows: list[Row], markdown: bool = False) -> str:
+    header = ["", "case", "median", "p99", "other", "ratio", "target", "met"]
+    lines = [
+        [row.bench, row.case, row.median, row.p99, row.other, row.ratio, row.target,
+         "" if row.met is None else ("yes" if row.met else "NO")]
+        for row in rows
+    ]  # fmt: skip
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines]
+        return "\n".join(out)
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines, strict=True)]
+    fmt = "  ".join(f"{{:<{width}}}" for width in widths)
+    return "\n".join(fmt.format(*line) for line in [header, *lines])
+
+
+@dataclass
+class Stack:
+    """Workers and frontends of one namespace, stopped together."""
+
+    workdir: Path
+    namespace: str
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.discovery = Discovery("file", stack_env("file", None, self.workdir / "kv"))
+
+    def worker(self, name: str, *flags: str, system_port: int | None = None) -> ManagedProcess:
+        discovery = self.discovery
+        if system_port is not None:
+            env = dict(discovery.env, DYN_SYSTEM_PORT=str(system_port), DYN_SYSTEM_HOST="127.0.0.1")
+            discovery = Discovery("file", env)
+        process = start_worker(
+            discovery, Path(SYNTHETIC), self.namespace, (self.workdir / "out").as_uri(), self.workdir, name,
+            "--backend", "synthetic", *flags,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def frontend(self, name: str, *flags: str) -> tuple[ManagedProcess, str]:
+        process, base_url = start_frontend(self.discovery, self.namespace, self.workdir, name, *flags)
+        self.processes.append(process)
+        return process, base_url
+
+    def dynamo_frontend(self, model: str) -> str:
+        """NVIDIA Dynamo's own Rust HTTP frontend over the same workers."""
+        port = free_port()
+        argv = [
+            sys.executable, "-m", "dynamo.frontend", "--http-host", "127.0.0.1", "--http-port", str(port),
+            "--discovery-backend", "file", "--namespace", self.namespace,
+        ]  # fmt: skip
+        process = ManagedProcess("dynamo-frontend", argv, self.discovery.env, self.workdir)
+        self.processes.append(process)
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                if any(entry["id"] == model for entry in httpx.get(f"{base_url}/v1/models").json()["data"]):
+                    return base_url
+            if not process.alive():
+                raise RuntimeError(f"Dynamo's frontend exited:\n{process.tail()}")
+            time.sleep(0.2)
+        raise RuntimeError(f"Dynamo's frontend never listed {model}:\n{process.tail()}")
+
+    def wait_for_workers(self, base_url: str, count: int, model: str = SYNTHETIC) -> None:
+        wait_for_workers(base_url, model, count, processes=self.processes)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.kill()
+        self.processes.clear()
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float]
+    wall_s: float
+    errors: int
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies, 0.99) * 1000
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.wall_s
+
+
+async def closed_loop(call: Callable[[], Awaitable[bool]], concurrency: int, requests: int, warmup: int = 10) -> LoadResult:
+    """`concurrency` clients, each sending its next request when the last one is answered."""
+    for _ in range(warmup):
+        await call()
+    latencies: list[float] = []
+    errors = 0
+    remaining = requests
+
+    async def client() -> None:
+        nonlocal remaining, errors
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            ok = await call()
+            latencies.append(time.perf_counter() - started)
+            errors += not ok
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return LoadResult(latencies, time.perf_counter() - started, errors)
+
+
+class PeakRss:
+    """Samples a process's resident memory in a thread; `growth` is the peak over the start."""
+
+    def __init__(self, pid: int, interval_s: float = 0.01):
+        self.process = psutil.Process(pid)
+        self.interval_s = interval_s
+        self.baseline = self.process.memory_info().rss
+        self.peak = self.baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval_s)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.baseline
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def wait_jobs(base_url: str, ids: list[str], timeout_s: float = 600) -> list[dict]:
+    """Poll until every job has ended; their final objects."""
+    deadline = time.monotonic() + timeout_s
+    done: dict[str, dict] = {}
+    with httpx.Client(timeout=30) as client:
+        while len(done) < len(ids):
+            for job_id in ids:
+                if job_id not in done:
+                    video = client.get(f"{base_url}/v1/videos/{job_id}").json()
+                    if video["status"] in ("completed", "failed"):
+                        done[job_id] = video
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(ids) - len(done)} job(s) still unfinished after {timeout_s:.0f}s")
+            time.sleep(0.05)
+    return [done[job_id] for job_id in ids]
+
+
+def scrape(url: str, client: httpx.Client | None = None) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A Prometheus /metrics page as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {}
+    text = (client or httpx).get(url, timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def metric_sum(samples: dict, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    return sum(
+        value
+        for (sample, sample_labels), value in samples.items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )
+
+
+def finished_jobs(base_url: str, client: httpx.Client | None = None) -> float:
+    return metric_sum(scrape(f"{base_url}/metrics", client), "framecast_jobs_finished_total")
+
+
+def wait_finished(base_url: str, total: float, timeout_s: float = 600) -> float:
+    """Poll the frontend's metrics until `total` jobs have ended there; the time.monotonic() seen."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client() as client:  # one connection: a new client costs tens of milliseconds
+        while finished_jobs(base_url, client) < total:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fewer than {total:g} jobs ended within {timeout_s:.0f}s")
+            time.sleep(0.01)
+    return time.monotonic()
+
