@@ -46,7 +46,7 @@ def machine() -> str:
     if names:
         cpu = names[0].strip()
     memory = psutil.virtual_memory().total / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB memory, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB memory, {platform.system()}, Python {platform.python_version()}"
 
 
 def benchmarks(quick: bool) -> dict:
