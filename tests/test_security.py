@@ -51,7 +51,7 @@ def auth(key: str) -> dict[str, str]:
 def every_route(base_url: str) -> list[tuple[str, str]]:
     spec = httpx.get(f"{base_url}/openapi.json", headers=auth(KEY_IN_FILE)).json()
     routes = [(method.upper(), path.replace("{video_id}", "video_" + "0" * 32)) for path, item in spec["paths"].items() for method in item]
-    return routes + [("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/no/such/route")]
+    return routes + [("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/metrics"), ("GET", "/no/such/route")]
 
 
 def test_every_route_but_the_probes_refuses_a_missing_or_wrong_key(guarded):
@@ -69,6 +69,9 @@ def test_every_route_but_the_probes_refuses_a_missing_or_wrong_key(guarded):
                 assert response.json()["error"]["code"] == "invalid_api_key"
     assert httpx.get(f"{guarded}/health").status_code == 200
     assert httpx.get(f"{guarded}/ready").json() == {"status": "ready"}
+    # A scraper with a key reads the metrics, refusals included.
+    metrics = httpx.get(f"{guarded}/metrics", headers=auth(KEY_IN_FILE)).text
+    assert 'framecast_http_requests_total{handler="/v1/videos",method="POST",status="401"}' in metrics
 
 
 def test_keys_from_the_file_and_the_environment_both_open_the_api(guarded):
