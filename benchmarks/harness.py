@@ -27,9 +27,12 @@ from helpers import (  # noqa: E402
     Discovery,
     ManagedProcess,
     free_port,
+    metric_values,
+    scrape_metrics,
     stack_env,
     start_frontend,
     start_worker,
+    wait_done,
     wait_for_workers,
 )
 
@@ -203,46 +206,18 @@ def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def wait_jobs(base_url: str, ids: list[str], timeout_s: float = 600) -> list[dict]:
-    """Poll until every job has ended; their final objects."""
-    deadline = time.monotonic() + timeout_s
-    done: dict[str, dict] = {}
-    with httpx.Client(timeout=30) as client:
-        while len(done) < len(ids):
-            for job_id in ids:
-                if job_id not in done:
-                    video = client.get(f"{base_url}/v1/videos/{job_id}").json()
-                    if video["status"] in ("completed", "failed"):
-                        done[job_id] = video
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{len(ids) - len(done)} job(s) still unfinished after {timeout_s:.0f}s")
-            time.sleep(0.05)
-    return [done[job_id] for job_id in ids]
-
-
-def scrape(url: str, client: httpx.Client | None = None) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """A Prometheus /metrics page as {(sample name, sorted labels): value}."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    samples = {}
-    text = (client or httpx).get(url, timeout=10).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
 def metric_sum(samples: dict, name: str, **labels: str) -> float:
-    """Sum of the samples of `name` whose labels include `labels`."""
-    return sum(
-        value
-        for (sample, sample_labels), value in samples.items()
-        if sample == name and set(labels.items()) <= set(sample_labels)
-    )
+    """Sum of the samples of `name` whose labels include `labels` (0 when there is none)."""
+    return sum(metric_values(samples, name, **labels))
+
+
+def wait_jobs(base_url: str, ids: list[str], timeout_s: float = 600) -> list[dict]:
+    """Every job's final object, once each has ended."""
+    return [wait_done(base_url, job_id, timeout_s) for job_id in ids]
 
 
 def finished_jobs(base_url: str, client: httpx.Client | None = None) -> float:
-    return metric_sum(scrape(f"{base_url}/metrics", client), "framecast_jobs_finished_total")
+    return metric_sum(scrape_metrics(f"{base_url}/metrics", client), "framecast_jobs_finished_total")
 
 
 def wait_finished(base_url: str, total: float, timeout_s: float = 600) -> float:

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import httpx
-from harness import SYNTHETIC, Row, Stack, free_port, metric_sum, scrape, wait_jobs
+from harness import SYNTHETIC, Row, Stack, metric_sum, scrape_metrics, wait_jobs
+from helpers import free_status_port  # importable once harness has put tests/ on the path
 
 # Large enough that encoding and storing (noise at 480x832 takes ~1 s here) is a real share.
 # The same seed each time: the backend makes the frames once; each job still encodes and stores them.
@@ -31,7 +32,7 @@ def _generation_end(base_url: str, job_id: str) -> float:
 def run(workdir: Path, jobs: int = 12, busy_s: float = 1.5) -> list[Row]:
     stack = Stack(workdir / "pipelining", "bench-pipelining")
     try:
-        status_port = free_port() % 20000 + 10000  # the runtime reads DYN_SYSTEM_PORT as a signed 16-bit number
+        status_port = free_status_port()
         stack.worker(
             "worker", "--synthetic-busy-s", str(busy_s), "--synthetic-content", "noise", "--video-preset", "ultrafast",
             system_port=status_port,
@@ -49,7 +50,7 @@ def run(workdir: Path, jobs: int = 12, busy_s: float = 1.5) -> list[Row]:
         failed = [video for video in videos if video["status"] != "completed"]
         if failed:
             raise RuntimeError(f"{len(failed)} pipelining job(s) failed: {failed[0]}")
-        samples = scrape(f"http://127.0.0.1:{status_port}/metrics")
+        samples = scrape_metrics(f"http://127.0.0.1:{status_port}/metrics")
         generating = sum(
             metric_sum(samples, "framecast_worker_stage_seconds_sum", stage=stage) for stage in ("starting", "denoising", "decoding")
         )

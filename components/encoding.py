@@ -41,7 +41,7 @@ def encode_mp4(frames: np.ndarray, fps: int, settings: EncoderSettings = Encoder
     """Encode uint8 frames shaped (count, height, width, 3) as an MP4 playable in browsers."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames shaped (count, height, width, 3), got {frames.dtype} {frames.shape}")
-    count, height, width, _ = frames.shape
+    _, height, width, _ = frames.shape
     if width % 2 or height % 2:
         raise ValueError(f"yuv420p needs even width and height, got {width}x{height}")
     buffer = io.BytesIO()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import re
 import shutil
 import signal
@@ -27,6 +28,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_status_port() -> int:
+    """A free port for DYN_SYSTEM_PORT, which the runtime reads as a signed 16-bit number."""
+    for port in random.sample(range(20000, 32768), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below 32768")
+
+
+def scrape_metrics(url: str, client: httpx.Client | None = None) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """{sample name: [(labels, value), ...]} of a Prometheus text page."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = (client or httpx).get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def metric_values(samples: dict, name: str, **labels: str) -> list[float]:
+    """The values of the samples of `name` whose labels include `labels`."""
+    return [value for sample_labels, value in samples.get(name, []) if labels.items() <= sample_labels.items()]
 
 
 class ManagedProcess:

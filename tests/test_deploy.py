@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from helpers import Discovery, stack_env, start_worker
+from helpers import Discovery, free_status_port, stack_env, start_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -86,20 +86,6 @@ def test_the_worker_requests_as_many_gpus_as_its_parallel_degree(overlay, gpus, 
         assert int(worker["resources"].get(section, {}).get("nvidia.com/gpu", 0)) == gpus, section
 
 
-def free_port_below(limit: int) -> int:
-    import random
-    import socket
-
-    for port in random.sample(range(20000, limit), 200):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port")
-
-
 def frontend_routes() -> set[str]:
     from framecast.frontend.app import FrontendSettings, create_app
 
@@ -132,7 +118,7 @@ def test_worker_probes_point_at_routes_the_runtime_serves(tiny_model, tmp_path):
     ports = {port["name"]: port["containerPort"] for port in worker["ports"]}
     probes = [worker[name]["httpGet"] for name in ("startupProbe", "readinessProbe", "livenessProbe")]
     assert {ports[probe["port"]] for probe in probes} == {int(config["DYN_SYSTEM_PORT"])}
-    status_port = free_port_below(32768)  # the runtime reads DYN_SYSTEM_PORT as a signed 16-bit number
+    status_port = free_status_port()
     discovery = Discovery("file", stack_env("file", None, tmp_path / "kv"))
     discovery.env.update(DYN_SYSTEM_PORT=str(status_port), DYN_SYSTEM_HOST="127.0.0.1")
     process = start_worker(discovery, tiny_model, "fc-probes", (tmp_path / "out").as_uri(), tmp_path, "worker")

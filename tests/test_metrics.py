@@ -6,29 +6,26 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import Discovery, free_port, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
+from helpers import (
+    Discovery,
+    free_status_port,
+    metric_values,
+    scrape_metrics,
+    stack_env,
+    start_frontend,
+    start_worker,
+    wait_done,
+    wait_for_workers,
+)
 
 MODEL = "tiny-random-t2v"
 STEPS = 3
 WORKER_STAGES = ("text_encoding", "denoising", "decoding", "encoding", "storing")
 
 
-def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """{sample name: [(labels, value), ...]} of a Prometheus text page."""
-    response = httpx.get(url, timeout=10)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return samples
-
-
 def value(samples: dict, name: str, **labels: str) -> float:
-    matching = [v for sample_labels, v in samples.get(name, []) if labels.items() <= sample_labels.items()]
+    matching = metric_values(samples, name, **labels)
     assert matching, f"no {name} sample with {labels}; have {samples.get(name)}"
     return sum(matching)
 
@@ -38,7 +35,7 @@ def scraped(tiny_model, tmp_path_factory):
     """Run a job, a synchronous base64 request, a bad request and a refused one; then scrape."""
     log_dir = tmp_path_factory.mktemp("metrics")
     discovery = Discovery("file", stack_env("file", None, log_dir / "kv"))
-    status_port = free_port() % 20000 + 10000  # the runtime reads DYN_SYSTEM_PORT as a signed 16-bit number
+    status_port = free_status_port()
     worker_discovery = Discovery("file", dict(discovery.env, DYN_SYSTEM_PORT=str(status_port), DYN_SYSTEM_HOST="127.0.0.1"))
     worker = start_worker(worker_discovery, tiny_model, "fc-metrics", (log_dir / "out").as_uri(), log_dir, "worker")
     # One job waiting per worker at most, so a burst of three is refused in part.
@@ -59,8 +56,8 @@ def scraped(tiny_model, tmp_path_factory):
         bad = httpx.post(f"{base_url}/v1/videos/generations", json={"model": MODEL, "prompt": "bad", "num_frames": 10})
         assert bad.status_code == 400
         yield {
-            "frontend": scrape(f"{base_url}/metrics"),
-            "worker": scrape(f"http://127.0.0.1:{status_port}/metrics"),
+            "frontend": scrape_metrics(f"{base_url}/metrics"),
+            "worker": scrape_metrics(f"http://127.0.0.1:{status_port}/metrics"),
             "content_bytes": len(content),
             "inline_bytes": len(inline.json()["data"][0]["b64_json"]),
         }
