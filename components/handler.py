@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from framecast.components.backends import GenerationCancelled, VideoBackend
 from framecast.components.encoding import EncoderSettings, encode_mp4
+from framecast.components.hold import StageHold
 from framecast.components.metrics import WorkerMetrics
 from framecast.components.previews import spritesheet_jpeg, thumbnail_jpeg
 from framecast.components.registry import GenerationParams, ModelSpec
@@ -101,6 +102,7 @@ class VideoRequestHandler:
         max_concurrent: int = 1,
         max_inline_bytes: int = 24 * 2**20,
         metrics: WorkerMetrics | None = None,
+        hold: StageHold | None = None,
     ):
         # A base64 answer travels in one request-plane message; larger videos go by reference.
         self.max_inline_bytes = max_inline_bytes
@@ -115,6 +117,7 @@ class VideoRequestHandler:
         self._idle.set()
         self.draining = False
         self.metrics = metrics or WorkerMetrics(model_name)
+        self.hold = hold or StageHold(None)
         self.metrics.track_in_flight(lambda: self._in_flight)
 
     def start_draining(self) -> None:
@@ -190,6 +193,8 @@ class VideoRequestHandler:
             step_seconds = run.enter(stage, step)
             if step_seconds is not None:
                 self.metrics.observe_step(step_seconds)
+            if stage in ("denoising", "decoding") and (stage == "decoding" or step):
+                self.hold.wait(request_id, stage, step, run.stop)
             if run.stop.is_set():
                 raise GenerationCancelled()
             if run.stream:
@@ -228,7 +233,8 @@ class VideoRequestHandler:
         except Exception as error:  # a backend, encoder or store failure is the client's answer
             self.metrics.count("failed")
             log.exception("request %s failed", request_id)
-            yield failed(ErrorBody(message=f"generation failed: {error}", type="server_error", code="generation_failed"))
+            reason = str(error).strip() or f"{type(error).__name__} with no message"
+            yield failed(ErrorBody(message=f"generation failed: {reason}", type="server_error", code="generation_failed"))
         finally:
             run.stop.set()
             watcher.cancel()
@@ -255,6 +261,11 @@ class VideoRequestHandler:
             )
         return self.spec.resolve(parsed.knobs(), self.model_name)
 
+    async def _hold_async(self, request_id: str, stage: str, run: _Run) -> None:
+        await self.hold.wait_async(request_id, stage, run.stop)
+        if run.stop.is_set():
+            raise GenerationCancelled()
+
     @staticmethod
     async def _watch_cancel(context: Any, run: _Run) -> None:
         if context is None:
@@ -275,6 +286,7 @@ class VideoRequestHandler:
             generated = await asyncio.to_thread(self.backend.generate, params, report)
             inference_time = generated.inference_time_s or time.perf_counter() - started
         report("encoding", None, None)
+        await self._hold_async(request_id, "encoding", run)
         video = generated.encoded or await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder)
         data = VideoData(output_format="mp4", fps=params.fps)
         extra: dict[str, str] = {}
@@ -289,6 +301,7 @@ class VideoRequestHandler:
             data.b64_json = base64.b64encode(video).decode("ascii")
         else:
             report("storing", None, None)
+            await self._hold_async(request_id, "storing", run)
             data.url = await asyncio.to_thread(self.store.put, safe_object_name(request_id, ".mp4"), video)
             makers = {"thumbnail": thumbnail_jpeg, "spritesheet": spritesheet_jpeg}
             for variant in dict.fromkeys(parsed.extra_outputs):

@@ -114,6 +114,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=600.0,
         help="seconds a stopping worker waits for requests in hand before exiting",
     )
+    parser.add_argument(
+        "--hold-file",
+        help="test and fault-drill hook: while this file exists and names a stage (denoising, decoding, encoding, "
+        "storing), requests wait in that stage; a test paces kills and cancellations with it",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -147,6 +152,7 @@ async def serve(args: argparse.Namespace) -> None:
     from framecast.components.encoding import EncoderSettings
     from framecast.components.handler import VideoRequestHandler
     from framecast.components.hardware import detect_hardware
+    from framecast.components.hold import StageHold
     from framecast.components.metrics import WorkerMetrics
     from framecast.components.registry import choose_backend, spec_for_model
     from framecast.components.storage import OutputStore
@@ -174,7 +180,7 @@ async def serve(args: argparse.Namespace) -> None:
     metrics = WorkerMetrics(name)
     handler = VideoRequestHandler(
         backend, spec, store, name, EncoderSettings(preset=args.video_preset, crf=args.video_crf),
-        max_inline_bytes=args.max_inline_bytes, metrics=metrics,
+        max_inline_bytes=args.max_inline_bytes, metrics=metrics, hold=StageHold(args.hold_file),
     )
 
     runtime = DistributedRuntime(loop, args.discovery, "tcp")

@@ -7,9 +7,11 @@ each instance's model card says which model it serves. Nothing is configured per
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,14 @@ class WorkerInstance:
 class ServedModel:
     name: str
     instances: list[WorkerInstance] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LostWorker:
+    """A worker whose connection failed: no work goes to it until it answers again."""
+
+    since: float  # time.monotonic()
+    reason: str
 
 
 class NoWorkerError(Exception):
@@ -78,6 +88,11 @@ class WorkerDirectory:
         # Models seen since start: a known model with no live worker is "unavailable" (503),
         # a never-seen one "not found" (404).
         self._known_models: set[str] = set()
+        # Instances whose connection failed. Discovery keeps listing a crashed worker until its
+        # lease expires (about 30 s with etcd); a broken connection is the first sure sign, so
+        # such an instance is out of every list here until a probe gets an answer from it.
+        self._lost: dict[int, LostWorker] = {}
+        self._prober: asyncio.Task | None = None
 
     async def start(self) -> None:
         self._client = await self._endpoint.client()
@@ -85,20 +100,60 @@ class WorkerDirectory:
         # current by its discovery watch (the class also tracks forward-pass metrics).
         self._cards = FpmEventSubscriber(self._endpoint)
         self._cards.start_tracking()
+        self._prober = asyncio.ensure_future(self._probe_lost_workers())
 
     def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
         if self._cards is not None:
             self._cards.shutdown()
 
+    # -- lost workers --------------------------------------------------------------------------
+
+    def mark_lost(self, instance_id: int, reason: str) -> None:
+        if instance_id not in self._lost:
+            log.warning("worker %x lost (%s): no work goes to it until it answers again", instance_id, reason)
+            self._lost[instance_id] = LostWorker(time.monotonic(), reason)
+
+    def lost(self, instance_id: int) -> LostWorker | None:
+        return self._lost.get(instance_id)
+
+    async def _probe_lost_workers(self, interval_s: float = 2.0, timeout_s: float = 3.0) -> None:
+        """Lost instances still listed by discovery are asked, now and then, to check a request;
+        one that answers is back. Those that left discovery are forgotten."""
+        while True:
+            await asyncio.sleep(interval_s)
+            if not self._lost:
+                continue
+            listed = set(self._client.instance_ids())
+            for instance_id in list(self._lost):
+                if instance_id not in listed:
+                    del self._lost[instance_id]
+                    continue
+                try:
+                    answer = await asyncio.wait_for(self._probe(instance_id), timeout=timeout_s)
+                except Exception:  # still unreachable, or silent (stopped)
+                    continue
+                if answer:
+                    self._lost.pop(instance_id, None)
+                    log.info("worker %x answers again; it gets work again", instance_id)
+
+    async def _probe(self, instance_id: int) -> bool:
+        """True when the worker answers and is not shutting down."""
+        async for message in self.generate({"prompt": "liveness probe", "validate_only": True}, instance_id):
+            detail = message.get("error_detail") or {}
+            return detail.get("code") != "worker_draining"
+        return False
+
     def models(self) -> dict[str, ServedModel]:
-        """Snapshot: each served model with its live instances."""
+        """Snapshot: each served model with its live instances (listed, and not lost)."""
         live = set(self._client.instance_ids())
         cards = self._cards.get_model_cards()
         served: dict[str, ServedModel] = {}
         parsed: dict[tuple[int, str], WorkerInstance | None] = {}
         for key, card_json in cards.items():
             instance_id = int(key)
-            if instance_id not in live:
+            if instance_id not in live or instance_id in self._lost:
                 continue
             cache_key = (instance_id, card_json)
             instance = self._parsed.get(cache_key) or _parse_card(instance_id, card_json)

@@ -21,6 +21,7 @@ from framecast.frontend import outputs
 from framecast.frontend.discovery import NoWorkerError, UnknownModelError
 from framecast.frontend.errors import ApiError, validation_error_body
 from framecast.frontend.jobs.admission import QueueFull
+from framecast.frontend.jobs.codes import FIELD_ERROR_STATUS, GENERATION_FAILED, JOB_ERROR_CODES
 from framecast.frontend.jobs.manager import JobManager, StoreUnavailable, TooManyJobs, WorkerRejected
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import page
@@ -32,6 +33,7 @@ from framecast.protocol import (
     VideoGenerationRequest,
     VideoGenerationResponse,
     VideoJob,
+    VideoJobError,
     VideoJobList,
     VideoRequestBase,
 )
@@ -41,8 +43,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 POLL_HEADER = "openai-poll-after-ms"
-# A job error code that is the client's fault maps to a 4xx on the synchronous route.
-_STATUS_BY_CODE = {"model_not_found": 404, "cancelled": 409, "owner_lost": 503}
+# The worker's refusal codes that are not about one field; job codes are in JOB_ERROR_CODES.
+_STATUS_BY_CODE = {"model_not_found": 404}
 
 
 def _manager(request: Request) -> JobManager:
@@ -66,13 +68,10 @@ async def _submit(request: Request, body: VideoRequestBase, kind: str, **wire: A
         ) from None  # fmt: skip
     except WorkerRejected as rejected:
         body = rejected.body
-        status = _STATUS_BY_CODE.get(body.code or "", 400 if body.type == "invalid_request_error" else 500)
+        status = _STATUS_BY_CODE.get(body.code or "", 400 if body.type == "invalid_request_error" else 502)
         raise ApiError(status, body.message, param=body.param, code=body.code) from None
     except (RequestFieldError, QueueFull, TooManyJobs, StoreUnavailable):
         raise  # answered by the app's error handlers
-    except Exception as error:  # the worker could not be reached for the request check
-        log.warning("request check failed: %s", error)
-        raise ApiError(502, f"the worker serving this model failed: {error}", code="worker_failed") from None
 
 
 def _video_response(record: JobRecord, settings_poll_ms: int, status_code: int = 200) -> JSONResponse:
@@ -302,16 +301,12 @@ async def create_video_generation(body: VideoGenerationRequest, request: Request
             await manager.abandon(record.id, "the client disconnected")
     result = waiter.result()
     final, record = result.final, result.record
-    if record.status != "completed" or final is None:
-        error = record.error
-        code = error.code if error else "generation_failed"
-        status = _STATUS_BY_CODE.get(code, 502 if code == "worker_failed" else 500)
-        if error is not None and error.param:
-            status = 400
-        raise ApiError(status, error.message if error else "generation failed", param=error.param if error else None, code=code)
-    video_url = record.outputs.get("video")
-    if video_url is None:
-        raise ApiError(502, "the worker answered without a stored video", code="worker_failed")
+    if record.status != "completed" or final is None or "video" not in record.outputs:
+        error = record.error or VideoJobError(code=GENERATION_FAILED, message=f"video {record.id} ended without a video")
+        known = JOB_ERROR_CODES.get(error.code)
+        status = FIELD_ERROR_STATUS if error.param else known.http_status if known else 502
+        raise ApiError(status, error.message, param=error.param, code=error.code)
+    video_url = record.outputs["video"]
     fps = final.data[0].fps if final.data else (record.fps or 0)
     item: dict[str, Any] = {"output_format": "mp4", "fps": fps}
     response = VideoGenerationResponse(

@@ -280,3 +280,32 @@ def decode_mp4(data: bytes) -> DecodedVideo:
         stream = container.streams.video[0]
         frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
         return DecodedVideo(frames, stream.average_rate, stream.codec_context.name, stream.codec_context.pix_fmt)
+
+
+class StageHold:
+    """The workers' `--hold-file`: a test puts a job in a stage and keeps it there, so what it
+    does next (a kill, a cancel) never races the machine's speed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def args(self) -> tuple[str, str]:
+        return ("--hold-file", str(self.path))
+
+    def hold(self, *stages: str) -> None:
+        self.path.write_text(" ".join(stages))
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    @staticmethod
+    def wait_held(workers, video_id: str, stage: str, timeout: float = START_TIMEOUT_S):
+        """The worker (of `workers`) whose log says it holds the job in the stage."""
+        pattern = re.compile(rf"request {video_id} held at {stage}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for worker in workers:
+                if pattern.search(worker.log_text()):
+                    return worker
+            time.sleep(0.02)
+        raise AssertionError(f"no worker held {video_id} at {stage} within {timeout}s")

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dynamo.runtime import Context
+from pydantic import ValidationError
 
 from framecast.frontend import outputs
-from framecast.frontend.discovery import WorkerDirectory, WorkerInstance
+from framecast.frontend.discovery import NoWorkerError, WorkerDirectory, WorkerInstance
+from framecast.frontend.jobs import codes
 from framecast.frontend.jobs.admission import Admission, QueueFull
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import JobStore
@@ -67,8 +69,6 @@ class JobSettings:
     stall_timeout_s: float = 60.0
     # A queued job with no live worker of its model for this long fails (no_live_worker).
     no_worker_timeout_s: float = 300.0
-    # A worker that failed a request is not given another for this long (or until it is gone).
-    quarantine_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -125,13 +125,28 @@ class SyncResult:
     final: WorkerVideoMessage | None
 
 
-def _error_from(message: WorkerVideoMessage) -> VideoJobError:
+def _error_from(message: WorkerVideoMessage, worker: str) -> VideoJobError:
+    """The job error for a worker's own `failed` answer; never an empty message."""
     detail = message.error_detail
+    said = (message.error or (detail.message if detail else "") or "").strip()
+    if not said or said.endswith(":"):
+        said = f"{said} (the worker gave no reason)" if said else f"worker {worker} failed the job without saying why"
     return VideoJobError(
-        code=(detail.code if detail and detail.code else "generation_failed"),
-        message=message.error or (detail.message if detail else "generation failed"),
+        code=(detail.code if detail and detail.code else codes.GENERATION_FAILED),
+        message=said,
         param=detail.param if detail else None,
     )
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _runtime_item(message: Any) -> str:
+    """What a stream item that is not a worker message says (the runtime's own error items)."""
+    text = str(message).strip()
+    return text[:300] if text else f"an empty {type(message).__name__}"
 
 
 def _cancelled(record: JobRecord, reason: str) -> JobRecord:
@@ -140,7 +155,7 @@ def _cancelled(record: JobRecord, reason: str) -> JobRecord:
             "status": "failed",
             "stage": None,
             "completed_at": time.time(),
-            "error": VideoJobError(code="cancelled", message=reason),
+            "error": VideoJobError(code=codes.CANCELLED, message=reason),
         }
     )
 
@@ -179,7 +194,6 @@ class JobManager:
         self._seen_replicas: set[str] = set()
         self._takeover_rounds = 0
         self.admission = Admission(settings.queue_per_worker)
-        self._quarantine: dict[int, float] = {}
         self._accepting = True
         # Records whose last write failed (store unreachable), written again by the heartbeat loop.
         self._unsaved: dict[str, JobRecord] = {}
@@ -268,7 +282,7 @@ class JobManager:
             # Previews are for the jobs API (its /content variants); a synchronous caller gets its video.
             "extra_outputs": EXTRA_OUTPUTS if kind == "job" else [],
         } | wire_fields
-        resolved = await self._validate(wire, instance)
+        resolved = await self._validate(wire, model, instance)
         self.limits.check_resolved(resolved)
         # Pin the seed: a job started again after its frontend died makes the same video.
         wire["seed"] = resolved.seed
@@ -313,14 +327,31 @@ class JobManager:
             for model in set(served) | set(self._queues)
         }
 
-    async def _validate(self, wire: dict, instance: WorkerInstance) -> WorkerVideoMessage:
+    async def _validate(self, wire: dict, model: str, instance: WorkerInstance) -> WorkerVideoMessage:
+        """The request as a worker of the model resolves it. A worker that cannot be reached is
+        marked lost and the next one is asked; NoWorkerError when none is left."""
+        while True:
+            try:
+                answer = await self._check_with(wire, instance)
+            except Exception as error:
+                self.directory.mark_lost(instance.instance_id, f"the request check failed: {_describe(error)}")
+                _, instance = self.directory.route(model)
+                continue
+            if answer.status == "failed":
+                detail = answer.error_detail
+                if detail is not None and detail.code == codes.WORKER_DRAINING:
+                    self.directory.mark_lost(instance.instance_id, "it is shutting down")
+                    _, instance = self.directory.route(model)
+                    continue
+                raise WorkerRejected(detail or ErrorBody(message=answer.error or "refused", type="invalid_request_error"))
+            return answer
+
+    async def _check_with(self, wire: dict, instance: WorkerInstance) -> WorkerVideoMessage:
         answer = None
         async for message in self.directory.generate(wire | {"validate_only": True}, instance.instance_id):
             answer = WorkerVideoMessage.model_validate(message)
         if answer is None:
             raise RuntimeError("the worker did not answer the request check")
-        if answer.status == "failed":
-            raise WorkerRejected(answer.error_detail or ErrorBody(message=answer.error or "refused", type="invalid_request_error"))
         return answer
 
     # -- queue and dispatch -------------------------------------------------------------------
@@ -342,7 +373,10 @@ class JobManager:
                 await queued.wait()
             instance = await self._idle_instance(model)
             if instance is None:
-                await self._fail_queued(model, "no_live_worker", "no live worker served this model for too long")
+                await self._fail_queued(
+                    model, codes.NO_LIVE_WORKER,
+                    f"no live worker served {model} for {self.settings.no_worker_timeout_s:g}s while the job waited",
+                )  # fmt: skip
                 continue
             job_id = queue.popleft()
             enqueued_at = self._enqueued_at.pop(job_id, None)
@@ -361,11 +395,7 @@ class JobManager:
         while True:
             now = time.monotonic()
             served = self.directory.models().get(model)
-            live = [
-                instance
-                for instance in (served.instances if served else [])
-                if self._quarantine.get(instance.instance_id, 0.0) <= now
-            ]
+            live = served.instances if served else []
             if live:
                 last_seen = now
             elif now - last_seen > self.settings.no_worker_timeout_s:
@@ -407,11 +437,15 @@ class JobManager:
         record = self._local[job_id]
         context = Context()
         self._contexts[job_id] = context
+        worker = f"{instance.instance_id:x}"
         record.status, record.stage, record.progress = "in_progress", "dispatched", 0
-        record.started_at, record.worker = time.time(), f"{instance.instance_id:x}"
+        record.started_at, record.worker = time.time(), worker
         record.attempts += 1
         final: WorkerVideoMessage | None = None
-        failure: str | None = None
+        # What showed that the worker is gone, if it is: an exception from the request plane, an
+        # item that is no worker message (the runtime's own error), an answer that ended with no
+        # result, or silence.
+        lost: str | None = None
         generating = True
 
         def generator_freed() -> None:
@@ -431,9 +465,13 @@ class JobManager:
                     break
                 except asyncio.TimeoutError:
                     context.stop_generating()
-                    failure = f"no word from the worker for {self.settings.stall_timeout_s:g}s"
+                    lost = f"it said nothing for {self.settings.stall_timeout_s:g}s"
                     break
-                update = WorkerVideoMessage.model_validate(message)
+                try:
+                    update = WorkerVideoMessage.model_validate(message)
+                except ValidationError:
+                    lost = f"the request plane reported: {_runtime_item(message)}"
+                    break
                 if update.status != "in_progress":
                     final = update
                 elif update.stage == "keepalive":
@@ -446,8 +484,8 @@ class JobManager:
                     record.stage = update.stage
                     # Followers here see every change at once; the store gets a few a second.
                     await self._save(record)
-        except Exception as error:  # the request plane reports a lost worker as an exception
-            failure = str(error) or type(error).__name__
+        except Exception as error:  # the request plane reports a broken connection as an exception
+            lost = f"its connection failed ({_describe(error)})"
         finally:
             generator_freed()
             self._held[instance.instance_id] -= 1
@@ -458,19 +496,34 @@ class JobManager:
             if final is not None:
                 await outputs.delete(self._output_urls(final))
             return
-        draining = final is not None and final.error_detail is not None and final.error_detail.code == "worker_draining"
-        if failure is not None or draining:
-            self._quarantine[instance.instance_id] = time.monotonic() + self.settings.quarantine_s
+        if final is None and lost is None:
+            lost = "its answer ended without a result"
+        draining = final is not None and final.error_detail is not None and final.error_detail.code == codes.WORKER_DRAINING
+        if lost is not None or draining:
+            stage = record.stage if record.stage not in (None, "dispatched") else "the start"
+            why = lost or "it is shutting down"
+            self.directory.mark_lost(instance.instance_id, why)
             if draining:
                 record.attempts -= 1  # it never started there
-            if record.attempts < self.settings.max_attempts:
+            loss = f"worker {worker} was lost during {stage}: {why}"
+            retry = draining or (record.attempts < self.settings.max_attempts and self._other_worker(record.model))
+            if retry:
+                if not draining:
+                    record.earlier_loss = loss
                 # Nothing was produced: run it again elsewhere (same id, same seed).
-                log.warning("job %s: worker %x %s; running it again", job_id, instance.instance_id, failure or "is draining")
+                log.warning("job %s: worker %s lost during %s (%s); running it again", job_id, worker, stage, why)
                 record.status, record.stage, record.progress = "queued", "retrying", 0
                 if await self._save(record, force=True):
                     self._enqueue(record, first=True)
                 return
-        self._finish(record, final, failure)
+            if record.attempts >= self.settings.max_attempts:
+                after = f"it had run {record.attempts} times, the most a job may"
+                if record.earlier_loss:
+                    after += f" (before: {record.earlier_loss})"
+            else:
+                after = f"no other live worker serves {record.model}"
+            record.error = VideoJobError(code=codes.WORKER_LOST, message=f"{loss}; {after}")
+        self._finish(record, final)
         if record.status == "completed" and record.started_at:
             self.admission.record_service(record.model, record.completed_at - record.started_at)
         if final is not None and final.timings:
@@ -485,6 +538,11 @@ class JobManager:
         if waiter is not None and not waiter.done():
             waiter.set_result(SyncResult(record, final))
 
+    def _other_worker(self, model: str) -> bool:
+        """A live worker of the model is listed (lost ones are not)."""
+        served = self.directory.models().get(model)
+        return bool(served and served.instances)
+
     def _count_end(self, record: JobRecord) -> None:
         code = record.error.code if record.error else ""
         self.metrics.jobs_finished.labels(record.model, record.status, code).inc()
@@ -495,7 +553,9 @@ class JobManager:
         urls = [item.url for item in message.data if item.url]
         return urls + [url for url in (message.thumbnail_url, message.spritesheet_url) if url]
 
-    def _finish(self, record: JobRecord, final: WorkerVideoMessage | None, failure: str | None) -> None:
+    def _finish(self, record: JobRecord, final: WorkerVideoMessage | None) -> None:
+        """Set the record's end: completed with its outputs, or failed with a code and a reason
+        (record.error already set by the caller, or the worker's own answer)."""
         now = time.time()
         record.completed_at = now
         if final is not None and final.status == "completed":
@@ -508,14 +568,19 @@ class JobManager:
                 for variant, url in (("video", video_url), ("thumbnail", final.thumbnail_url), ("spritesheet", final.spritesheet_url))
                 if url
             }
-            return
+            if video_url is None:
+                record.status, record.outputs = "failed", {}
+                record.error = VideoJobError(
+                    code=codes.GENERATION_FAILED, message=f"worker {record.worker} answered without a stored video"
+                )
+            else:
+                return
         record.status, record.stage = "failed", None
-        if final is not None:
-            record.error = _error_from(final)
-        else:
-            reason = failure or "the worker ended its answer without a result"
-            record.error = VideoJobError(code="worker_failed", message=f"the worker running this job failed: {reason}")
-        log.info("job %s failed: %s", record.id, record.error.message)
+        if record.error is None:
+            record.error = _error_from(final, record.worker or "?") if final is not None else VideoJobError(
+                code=codes.GENERATION_FAILED, message=f"worker {record.worker} ended the job without a result"
+            )
+        log.info("job %s failed (%s): %s", record.id, record.error.code, record.error.message)
 
     async def _save(self, record: JobRecord, force: bool = False) -> bool:
         """Publish to local followers at once; write to the store (throttled unless forced).

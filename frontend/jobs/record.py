@@ -40,6 +40,8 @@ class JobRecord(BaseModel):
     # Which API key made it (a hash, never the key).
     key_id: str | None = None
     worker: str | None = None
+    # How an earlier attempt ended, when a lost worker made the job run again.
+    earlier_loss: str | None = None
     inference_time_s: float | None = None
     # Past expires_at: its outputs are deleted.
     expired: bool = False
