@@ -193,8 +193,6 @@ class VideoRequestHandler:
             step_seconds = run.enter(stage, step)
             if step_seconds is not None:
                 self.metrics.observe_step(step_seconds)
-            if stage in ("denoising", "decoding") and (stage == "decoding" or step):
-                self.hold.wait(request_id, stage, step, run.stop)
             if run.stop.is_set():
                 raise GenerationCancelled()
             if run.stream:
@@ -202,6 +200,11 @@ class VideoRequestHandler:
                 run.reached = max(run.reached, mark)
                 update = message(status="in_progress", progress=run.reached, stage=stage, step=step, total_steps=total)
                 loop.call_soon_threadsafe(updates.put_nowait, update)
+            if stage in ("denoising", "decoding") and (stage == "decoding" or step):
+                # After the report, so the client sees where the job waits.
+                self.hold.wait(request_id, stage, step, run.stop)
+                if run.stop.is_set():
+                    raise GenerationCancelled()
 
         work = asyncio.ensure_future(self._produce(params, request_id, parsed, run, report, message, resolved))
         watcher = asyncio.ensure_future(self._watch_cancel(context, run))

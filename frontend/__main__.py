@@ -66,8 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     security = parser.add_argument_group("security and limits")
     security.add_argument(
         "--api-key-file",
-        help="file of API keys, one per line; keys also come from $FRAMECAST_API_KEYS (comma separated). "
-        "With any key, every route but /health needs 'Authorization: Bearer <key>'",
+        help="file of API keys, one a line: 'tenant: key', or a bare key (a tenant of its own); # comments. "
+        "Keys also come from $FRAMECAST_API_KEYS (comma separated, same form). With any key, every route but "
+        "/health and /ready needs 'Authorization: Bearer <key>', and a key sees only its tenant's jobs",
+    )
+    security.add_argument(
+        "--admin-key-file",
+        help="file of admin keys (same form; also $FRAMECAST_ADMIN_API_KEYS): they see and delete every tenant's jobs",
     )
     security.add_argument("--max-body-bytes", type=int, default=16 * 2**20, help="largest request body")
     security.add_argument("--max-prompt-chars", type=int, default=4000, help="longest prompt")
@@ -75,7 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     security.add_argument("--max-pixels", type=int, help="most pixels per frame (width x height)")
     security.add_argument("--max-steps", type=int, help="most denoising steps")
     security.add_argument(
-        "--max-jobs-per-key", type=int, default=0, help="unfinished jobs one API key may hold (0: no limit)"
+        "--max-jobs-per-key", type=int, default=0,
+        help="unfinished jobs one tenant may hold across every replica (0: no limit)"
     )
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             max_steps=args.max_steps,
             max_jobs_per_key=args.max_jobs_per_key,
         ),
-        api_keys=load_api_keys(args.api_key_file),
+        api_keys=load_api_keys(args.api_key_file, args.admin_key_file),
         max_body_bytes=args.max_body_bytes,
         drain_timeout_s=args.drain_timeout,
         urls=UrlPolicy(args.output_urls, args.public_base_url, args.presign_expiry),

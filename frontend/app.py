@@ -17,7 +17,7 @@ from framecast.frontend.discovery import ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
 from framecast.frontend.jobs.manager import JobManager, JobSettings, RequestLimits
 from framecast.frontend.metrics import FrontendMetrics
-from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware
+from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware, Caller
 from framecast.frontend.urls import UrlPolicy
 from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.videos import router as videos_router
@@ -35,8 +35,8 @@ class FrontendSettings:
     etcd_endpoints: str = "http://127.0.0.1:2379"
     jobs: JobSettings = field(default_factory=JobSettings)
     limits: RequestLimits = field(default_factory=RequestLimits)
-    # Bearer keys every route but /health requires; none configured: open.
-    api_keys: tuple[str, ...] = ()
+    # Bearer keys every route but /health and /ready requires, each with its tenant; none: open.
+    api_keys: dict[str, Caller] = field(default_factory=dict)
     max_body_bytes: int = 16 * 2**20
     # On SIGTERM: seconds running jobs get to finish before the frontend exits.
     drain_timeout_s: float = 60.0

@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from framecast.frontend.errors import BodyTooLarge
@@ -18,21 +19,53 @@ from framecast.protocol import ErrorBody, ErrorResponse
 OPEN_PATHS = frozenset({"/health", "/ready"})
 
 
-def load_api_keys(key_file: str | None, env_var: str = "FRAMECAST_API_KEYS") -> tuple[str, ...]:
-    """Keys from a file (one per line, # comments) and from a comma-separated variable."""
-    keys: list[str] = []
-    if key_file:
-        for line in Path(key_file).read_text().splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                keys.append(line)
-    keys += [key.strip() for key in os.environ.get(env_var, "").split(",") if key.strip()]
-    return tuple(dict.fromkeys(keys))
+@dataclass(frozen=True)
+class Caller:
+    """Who an API key speaks for. A tenant sees only its own jobs; an admin key sees every job."""
+
+    tenant: str
+    admin: bool = False
+
+    def sees(self, job_tenant: str | None) -> bool:
+        return self.admin or job_tenant == self.tenant
 
 
 def key_id(key: str) -> str:
     """A name for a key that is safe to store and log."""
     return "key_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def parse_key_entry(entry: str) -> tuple[str, str] | None:
+    """(key, tenant) of one entry: `tenant: key`, or a bare `key`, which is a tenant of its own
+    (named by the key's hash). None for a blank entry. A key that holds ':' is written with
+    its tenant in front."""
+    entry = entry.strip()
+    if not entry:
+        return None
+    tenant, separator, key = entry.partition(":")
+    if separator and tenant.strip() and key.strip():
+        return key.strip(), tenant.strip()
+    return entry, key_id(entry)
+
+
+def load_api_keys(
+    key_file: str | None = None,
+    admin_key_file: str | None = None,
+    env_var: str = "FRAMECAST_API_KEYS",
+    admin_env_var: str = "FRAMECAST_ADMIN_API_KEYS",
+) -> dict[str, Caller]:
+    """key -> Caller, from files (one entry a line, # comments) and comma-separated variables.
+    An admin key is also a tenant: the jobs it makes belong to that tenant."""
+    callers: dict[str, Caller] = {}
+    for path, variable, admin in ((key_file, env_var, False), (admin_key_file, admin_env_var, True)):
+        entries = [line.split("#", 1)[0] for line in Path(path).read_text().splitlines()] if path else []
+        entries += os.environ.get(variable, "").split(",")
+        for entry in entries:
+            parsed = parse_key_entry(entry)
+            if parsed is not None:
+                key, tenant = parsed
+                callers[key] = Caller(tenant, admin or callers.get(key, Caller(tenant)).admin)
+    return callers
 
 
 async def _send_error(send, status: int, body: ErrorBody, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
@@ -48,26 +81,29 @@ async def _send_error(send, status: int, body: ErrorBody, headers: Iterable[tupl
 
 
 class ApiKeyMiddleware:
-    """`Authorization: Bearer <key>` on every route but /health when keys are configured."""
+    """`Authorization: Bearer <key>` on every route but /health when keys are configured; the
+    request's `state.caller` says which tenant it speaks for (None: keys are off)."""
 
-    def __init__(self, app, keys: tuple[str, ...]):
+    def __init__(self, app, keys: dict[str, Caller]):
         self.app = app
-        self.keys = tuple(key.encode() for key in keys)
+        self.keys = [(key.encode(), caller) for key, caller in keys.items()]
 
-    def _matches(self, presented: bytes) -> bool:
+    def _caller(self, presented: bytes) -> Caller | None:
         # Compare with every key, each in constant time, so timing tells nothing of which.
-        return any([hmac.compare_digest(presented, key) for key in self.keys])
+        matches = [caller for key, caller in self.keys if hmac.compare_digest(presented, key)]
+        return matches[0] if matches else None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self.keys or scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, send)
         header = dict(scope.get("headers") or ()).get(b"authorization", b"")
         scheme, _, presented = header.partition(b" ")
-        if scheme.lower() != b"bearer" or not presented or not self._matches(presented.strip()):
+        caller = self._caller(presented.strip()) if scheme.lower() == b"bearer" and presented else None
+        if caller is None:
             message = "missing API key: send Authorization: Bearer <key>" if not header else "invalid API key"
             body = ErrorBody(message=message, type="invalid_request_error", code="invalid_api_key")
             return await _send_error(send, 401, body, [(b"www-authenticate", b"Bearer")])
-        scope.setdefault("state", {})["api_key_id"] = key_id(presented.strip().decode(errors="replace"))
+        scope.setdefault("state", {})["caller"] = caller
         return await self.app(scope, receive, send)
 
 

@@ -25,6 +25,7 @@ from framecast.frontend.jobs.codes import FIELD_ERROR_STATUS, GENERATION_FAILED,
 from framecast.frontend.jobs.manager import JobManager, StoreUnavailable, TooManyJobs, WorkerRejected
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import page
+from framecast.frontend.security import Caller
 from framecast.frontend.urls import UrlPolicy
 from framecast.protocol import (
     RequestFieldError,
@@ -51,10 +52,20 @@ def _manager(request: Request) -> JobManager:
     return request.app.state.jobs
 
 
+def _caller(request: Request) -> Caller | None:
+    """The tenant the request's API key speaks for; None when API keys are off."""
+    return getattr(request.state, "caller", None)
+
+
+def _visible(record: JobRecord, caller: Caller | None) -> bool:
+    return caller is None or caller.sees(record.tenant)
+
+
 async def _submit(request: Request, body: VideoRequestBase, kind: str, **wire: Any) -> JobRecord:
     manager = _manager(request)
     try:
-        return await manager.submit(body, kind, key_id=getattr(request.state, "api_key_id", None), **wire)
+        caller = _caller(request)
+        return await manager.submit(body, kind, tenant=caller.tenant if caller else None, **wire)
     except NoWorkerError as error:
         raise ApiError(503, f"{error}; try again when a worker is up", param="model", code="no_live_worker") from None
     except UnknownModelError as error:
@@ -137,19 +148,20 @@ async def create_video(request: Request) -> JSONResponse:
 _VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
 
 
-async def _existing(manager: JobManager, video_id: str) -> JobRecord:
+async def _existing(request: Request, video_id: str) -> JobRecord:
+    """The job, if the caller's tenant may see it. Another tenant's job is "not found", as a
+    job that does not exist: the answer tells nothing of other tenants."""
     if not _VIDEO_ID.fullmatch(video_id):
         raise ApiError(404, f"no video {video_id!r}", param="video_id", code="video_not_found")
-    record = await manager.get(video_id)
-    if record is None:
+    record = await _manager(request).get(video_id)
+    if record is None or not _visible(record, _caller(request)):
         raise ApiError(404, f"no video {video_id!r}", param="video_id", code="video_not_found")
     return record
 
 
 @router.get("/v1/videos/{video_id}", response_model=VideoJob)
 async def retrieve_video(video_id: str, request: Request) -> JSONResponse:
-    manager = _manager(request)
-    return _video_response(await _existing(manager, video_id), manager.settings.poll_after_ms)
+    return _video_response(await _existing(request, video_id), _manager(request).settings.poll_after_ms)
 
 
 @router.get("/v1/videos", response_model=VideoJobList)
@@ -159,7 +171,9 @@ async def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
 ) -> VideoJobList:
-    records, has_more = page(await _manager(request).all(), after, limit, order)
+    caller = _caller(request)
+    visible = [record for record in await _manager(request).all() if _visible(record, caller)]
+    records, has_more = page(visible, after, limit, order)
     videos = [record.to_video() for record in records]
     return VideoJobList(
         data=videos,
@@ -171,7 +185,7 @@ async def list_videos(
 
 @router.delete("/v1/videos/{video_id}", response_model=VideoDeleted)
 async def delete_video(video_id: str, request: Request) -> VideoDeleted:
-    await _existing(_manager(request), video_id)
+    await _existing(request, video_id)
     if not await _manager(request).delete(video_id):
         raise ApiError(404, f"no video {video_id!r}", param="video_id", code="video_not_found")
     return VideoDeleted(id=video_id)
@@ -201,8 +215,9 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def _stored_output(manager: JobManager, video_id: str, variant: str) -> str:
-    record = await _existing(manager, video_id)
+async def _stored_output(request: Request, video_id: str, variant: str) -> str:
+    manager = _manager(request)
+    record = await _existing(request, video_id)
     if record.status != "completed":
         detail = f": {record.error.message}" if record.error else ""
         raise ApiError(
@@ -224,7 +239,7 @@ async def download_video(
     video_id: str, request: Request, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
 ) -> Response:
     """The stored file, streamed, with Range support (players seek with it)."""
-    url = await _stored_output(_manager(request), video_id, variant)
+    url = await _stored_output(request, video_id, variant)
     size = await outputs.size_of(url)
     if size is None:
         raise ApiError(404, f"the {variant} of video {video_id} is gone from storage", code="content_missing")
@@ -260,7 +275,7 @@ async def video_events(video_id: str, request: Request) -> EventSourceResponse:
     """Server-sent events: the video object at every change of status, progress or stage,
     until it completes, fails or is deleted."""
     manager = _manager(request)
-    await _existing(manager, video_id)
+    await _existing(request, video_id)
 
     async def events() -> AsyncIterator[dict]:
         last = None

@@ -155,6 +155,11 @@ class EtcdServer:
     def stop(self) -> None:
         self.process.stop()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would; start() brings it back on the same data."""
+        self.process.kill()
+        self.process.stop()
+
 
 @dataclass
 class Discovery:

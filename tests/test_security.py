@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from helpers import Discovery, stack_env, start_frontend, start_worker
+from helpers import Discovery, StageHold, stack_env, start_frontend, start_worker
 
 MODEL = "tiny-random-t2v"
 KEY_IN_FILE, KEY_IN_ENV = "sk-file-0123456789", "sk-env-abcdefghij"
@@ -20,7 +20,8 @@ def guarded(tiny_model, tmp_path_factory):
     key_file = log_dir / "keys.txt"
     key_file.write_text(f"# operators' keys\n{KEY_IN_FILE}\n\n")
     discovery.env["FRAMECAST_API_KEYS"] = f"{KEY_IN_ENV}, "
-    worker = start_worker(discovery, tiny_model, "fc-sec", (log_dir / "out").as_uri(), log_dir, "worker")
+    hold = StageHold(log_dir / "hold")
+    worker = start_worker(discovery, tiny_model, "fc-sec", (log_dir / "out").as_uri(), log_dir, "worker", *hold.args())
     frontend, base_url = start_frontend(
         discovery, "fc-sec", log_dir, "frontend", "--api-key-file", str(key_file), "--max-body-bytes", "4096",
         "--max-prompt-chars", "100", "--max-steps", "6", "--max-frames", "13", "--max-pixels", "9216",
@@ -28,10 +29,20 @@ def guarded(tiny_model, tmp_path_factory):
     )  # fmt: skip
     try:
         wait_for_workers_with_key(base_url)
-        yield base_url
+        guarded = GuardedUrl(base_url)
+        guarded.hold, guarded.worker = hold, worker
+        yield guarded
     finally:
+        hold.release()
         frontend.stop()
         worker.stop()
+
+
+class GuardedUrl(str):
+    """The frontend's base URL, with the workers' hold file and the worker beside it."""
+
+    hold: StageHold
+    worker: object
 
 
 def wait_for_workers_with_key(base_url: str) -> None:
@@ -110,17 +121,19 @@ def test_a_body_over_the_size_limit_is_413_declared_or_streamed(guarded):
 
 
 def test_one_key_holds_at_most_its_share_of_unfinished_jobs(guarded):
-    heavy = {"num_inference_steps": 6, "num_frames": 13, "size": "96x96"}
-    # Another key's job keeps the worker busy, so this key's first job waits in the queue.
-    busy = httpx.post(f"{guarded}/v1/videos", json={"prompt": "busy", **heavy}, headers=auth(KEY_IN_ENV))
-    assert busy.status_code == 200, busy.text
-    first = httpx.post(f"{guarded}/v1/videos", json={"prompt": "one", **heavy}, headers=auth(KEY_IN_FILE))
-    assert first.status_code == 200, first.text
-    second = httpx.post(f"{guarded}/v1/videos", json={"prompt": "two"}, headers=auth(KEY_IN_FILE))
-    still_running = httpx.get(f"{guarded}/v1/videos/{first.json()['id']}", headers=auth(KEY_IN_FILE)).json()["status"]
-    assert still_running in ("queued", "in_progress"), "the first job ended before the test could use it"
-    assert second.status_code == 429 and second.json()["error"]["code"] == "too_many_jobs", second.text
-    assert int(second.headers["retry-after"]) >= 1
+    # Another key's job is held in denoising, so this key's first job stays unfinished.
+    guarded.hold.hold("denoising")
+    try:
+        busy = httpx.post(f"{guarded}/v1/videos", json={"prompt": "busy", "num_inference_steps": 6}, headers=auth(KEY_IN_ENV))
+        assert busy.status_code == 200, busy.text
+        StageHold.wait_held([guarded.worker], busy.json()["id"], "denoising")
+        first = httpx.post(f"{guarded}/v1/videos", json={"prompt": "one"}, headers=auth(KEY_IN_FILE))
+        assert first.status_code == 200, first.text
+        second = httpx.post(f"{guarded}/v1/videos", json={"prompt": "two"}, headers=auth(KEY_IN_FILE))
+        assert second.status_code == 429 and second.json()["error"]["code"] == "too_many_jobs", second.text
+        assert int(second.headers["retry-after"]) >= 1
+    finally:
+        guarded.hold.release()
 
 
 @pytest.mark.parametrize("video_id", ["..%2F..%2Fetc%2Fpasswd", "video_../../x", "video_" + "g" * 32, "%00", "a" * 300])

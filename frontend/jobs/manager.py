@@ -79,7 +79,7 @@ class RequestLimits:
     max_frames: int | None = None
     max_pixels: int | None = None
     max_steps: int | None = None
-    # Unfinished jobs one API key may hold on a replica (0: no limit).
+    # Unfinished jobs one tenant may hold, counted over every replica (0: no limit).
     max_jobs_per_key: int = 0
 
     def check_prompt(self, prompt: str) -> None:
@@ -103,7 +103,7 @@ class RequestLimits:
 
 class TooManyJobs(Exception):
     def __init__(self, limit: int):
-        super().__init__(f"this API key already has {limit} unfinished jobs, as many as it may")
+        super().__init__(f"this API key's tenant already has {limit} unfinished jobs, as many as it may")
         self.limit = limit
 
 
@@ -197,6 +197,9 @@ class JobManager:
         self._accepting = True
         # Records whose last write failed (store unreachable), written again by the heartbeat loop.
         self._unsaved: dict[str, JobRecord] = {}
+        # Submissions past their admission checks but not yet queued, so a burst cannot pass the
+        # checks all at once while the first ones wait for their request check.
+        self._admitting: collections.Counter[str] = collections.Counter()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -251,7 +254,7 @@ class JobManager:
     # -- creating -----------------------------------------------------------------------------
 
     async def submit(
-        self, body: VideoRequestBase, kind: str = "job", key_id: str | None = None, **wire_fields: Any
+        self, body: VideoRequestBase, kind: str = "job", tenant: str | None = None, **wire_fields: Any
     ) -> JobRecord:
         """Check the request with a worker of its model and queue it. Raises RequestFieldError,
         WorkerRejected, QueueFull, TooManyJobs, StoreUnavailable, or the directory's
@@ -263,15 +266,34 @@ class JobManager:
         model, instance = self.directory.route(body.model)
         workers = len(self.directory.models()[model].instances)
         try:
-            self.admission.check(model, self.unfinished(model), workers)
+            self.admission.check(model, self.unfinished(model) + self._admitting[model], workers)
         except QueueFull:
             self.metrics.jobs_rejected.labels(model, "queue_full").inc()
             raise
-        if self.limits.max_jobs_per_key and key_id is not None:
-            held = sum(1 for record in self._local.values() if record.key_id == key_id)
-            if held >= self.limits.max_jobs_per_key:
+        # Reserved before the first await: a concurrent submission counts this one.
+        reserved = [model, f"tenant:{tenant}"]
+        self._admitting.update(reserved)
+        try:
+            quota = self.limits.max_jobs_per_key
+            if quota and tenant is not None and await self.tenant_unfinished(tenant) + self._admitting[reserved[1]] > quota:
                 self.metrics.jobs_rejected.labels(model, "key_limit").inc()
-                raise TooManyJobs(self.limits.max_jobs_per_key)
+                raise TooManyJobs(quota)
+            return await self._admit(body, kind, tenant, model, instance, wire_fields)
+        finally:
+            self._admitting.subtract(reserved)
+
+    async def tenant_unfinished(self, tenant: str) -> int:
+        """Unfinished jobs of a tenant on every replica: read from the store, which all share
+        (one read of every record per submission, only where a quota is set)."""
+        try:
+            records = await self.store.all()
+        except Exception as error:
+            raise StoreUnavailable(f"the job store is unreachable: {error}") from error
+        return sum(1 for record in records if record.tenant == tenant and not record.terminal)
+
+    async def _admit(
+        self, body: VideoRequestBase, kind: str, tenant: str | None, model: str, instance: WorkerInstance, wire_fields: dict
+    ) -> JobRecord:
         job_id = f"video_{uuid.uuid4().hex}"
         # The worker always stores its outputs and answers with references: a video never
         # crosses the request plane, whatever its size (base64 is assembled by the frontend).
@@ -302,7 +324,7 @@ class JobManager:
             seed=resolved.seed,
             request=wire,
             owner=self.replica_id,
-            key_id=key_id,
+            tenant=tenant,
         )
         try:
             await self.store.create(record)

@@ -37,8 +37,9 @@ class JobRecord(BaseModel):
     # The frontend replica running the job, and how many times one has started it.
     owner: str
     attempts: int = 0
-    # Which API key made it (a hash, never the key).
-    key_id: str | None = None
+    # The tenant of the API key that made it: only that tenant's keys (and admin keys) see it.
+    # None: made while API keys were off.
+    tenant: str | None = None
     worker: str | None = None
     # How an earlier attempt ended, when a lost worker made the job run again.
     earlier_loss: str | None = None

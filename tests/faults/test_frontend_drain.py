@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from helpers import Discovery, stack_env, start_frontend, start_worker, wait_for_workers
+from helpers import Discovery, StageHold, stack_env, start_frontend, start_worker, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 pytestmark = pytest.mark.faults
@@ -18,19 +18,22 @@ pytestmark = pytest.mark.faults
 
 def test_sigterm_on_a_frontend_answers_what_is_in_flight_then_exits(tiny_model, tmp_path):
     discovery = Discovery("file", stack_env("file", None, tmp_path / "kv"))
-    worker = start_worker(discovery, tiny_model, "fc-drain-fe", (tmp_path / "out").as_uri(), tmp_path, "worker")
+    hold = StageHold(tmp_path / "hold")
+    worker = start_worker(discovery, tiny_model, "fc-drain-fe", (tmp_path / "out").as_uri(), tmp_path, "worker", *hold.args())
     frontend, base_url = start_frontend(discovery, "fc-drain-fe", tmp_path, "frontend")
     try:
         wait_for_workers(base_url, MODEL, 1, processes=[worker, frontend])
-        job = httpx.post(f"{base_url}/v1/videos", json={"prompt": "background", "num_inference_steps": 60}).json()
+        # Both jobs are in the frontend's hands, the first held in denoising, when the signal comes.
+        hold.hold("denoising")
+        job = httpx.post(f"{base_url}/v1/videos", json={"prompt": "background", "num_inference_steps": 6}).json()
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(
                 httpx.post,
                 f"{base_url}/v1/videos/generations",
-                json={"model": MODEL, "prompt": "in flight", "num_inference_steps": 60, "response_format": "b64_json"},
-                timeout=120,
+                json={"model": MODEL, "prompt": "in flight", "num_inference_steps": 6, "response_format": "b64_json"},
+                timeout=180,
             )
-            worker.wait_for_log(r"request video_\w+ generating", timeout=60)
+            StageHold.wait_held([worker], job["id"], "denoising")
             # The synchronous request is in the frontend's hands (its job is recorded) before the signal.
             deadline = time.monotonic() + 30
             while len(httpx.get(f"{base_url}/v1/videos").json()["data"]) < 2:
@@ -38,10 +41,17 @@ def test_sigterm_on_a_frontend_answers_what_is_in_flight_then_exits(tiny_model, 
                 time.sleep(0.05)
             frontend.signal(signal.SIGTERM)
             signalled = time.monotonic()
-            time.sleep(0.5)
-            with pytest.raises(httpx.ConnectError):
-                httpx.get(f"{base_url}/health", timeout=5)
-            response = in_flight.result(timeout=120)
+            deadline = signalled + 60
+            while True:  # it stops accepting
+                try:
+                    httpx.get(f"{base_url}/health", timeout=5)
+                except httpx.ConnectError:
+                    break
+                assert time.monotonic() < deadline, "the frontend kept accepting after SIGTERM"
+                time.sleep(0.05)
+            assert not in_flight.done()
+            hold.release()
+            response = in_flight.result(timeout=180)
         assert response.status_code == 200, response.text
         assert response.json()["data"][0]["b64_json"]
         assert frontend.process.wait(timeout=90) == 0
@@ -54,5 +64,6 @@ def test_sigterm_on_a_frontend_answers_what_is_in_flight_then_exits(tiny_model, 
         finally:
             restarted.stop()
     finally:
+        hold.release()
         frontend.stop()
         worker.stop()
