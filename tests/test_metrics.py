@@ -9,6 +9,7 @@ import pytest
 
 from helpers import (
     Discovery,
+    StageHold,
     free_status_port,
     metric_values,
     scrape_metrics,
@@ -37,13 +38,20 @@ def scraped(tiny_model, tmp_path_factory):
     discovery = Discovery("file", stack_env("file", None, log_dir / "kv"))
     status_port = free_status_port()
     worker_discovery = Discovery("file", dict(discovery.env, DYN_SYSTEM_PORT=str(status_port), DYN_SYSTEM_HOST="127.0.0.1"))
-    worker = start_worker(worker_discovery, tiny_model, "fc-metrics", (log_dir / "out").as_uri(), log_dir, "worker")
+    hold = StageHold(log_dir / "hold")
+    worker = start_worker(
+        worker_discovery, tiny_model, "fc-metrics", (log_dir / "out").as_uri(), log_dir, "worker", *hold.args()
+    )
     # One job waiting per worker at most, so a burst of three is refused in part.
     frontend, base_url = start_frontend(discovery, "fc-metrics", log_dir, "frontend", "--queue-per-worker", "0")
     try:
         wait_for_workers(base_url, MODEL, 1, processes=[worker, frontend])
+        # The first job is held in denoising, so the second finds the model full.
+        hold.hold("denoising")
         job = httpx.post(f"{base_url}/v1/videos", json={"prompt": "metrics", "num_inference_steps": STEPS}).json()
+        StageHold.wait_held([worker], job["id"], "denoising")
         refused = httpx.post(f"{base_url}/v1/videos", json={"prompt": "one too many", "num_inference_steps": STEPS})
+        hold.release()
         assert refused.status_code == 429, refused.text
         assert wait_done(base_url, job["id"])["status"] == "completed"
         content = httpx.get(f"{base_url}/v1/videos/{job['id']}/content").content
@@ -62,6 +70,7 @@ def scraped(tiny_model, tmp_path_factory):
             "inline_bytes": len(inline.json()["data"][0]["b64_json"]),
         }
     finally:
+        hold.release()
         frontend.stop()
         worker.stop()
 

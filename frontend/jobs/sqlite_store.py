@@ -46,13 +46,20 @@ class SqliteJobStore:
         self._connection = await asyncio.to_thread(connect)
 
     async def close(self) -> None:
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            await asyncio.to_thread(connection.close)
+        def close() -> None:
+            # Under the lock: closing a connection that another thread is querying crashes sqlite3.
+            with self._lock:
+                if self._connection is not None:
+                    connection, self._connection = self._connection, None
+                    connection.close()
+
+        await asyncio.to_thread(close)
 
     async def _run(self, function, *args):
         def locked():
             with self._lock:
+                if self._connection is None:
+                    raise RuntimeError("the job store is closed")
                 return function(self._connection, *args)
 
         return await asyncio.to_thread(locked)
