@@ -21,7 +21,7 @@ from dynamo.runtime import Context
 from pydantic import ValidationError
 
 from framecast.frontend import outputs
-from framecast.frontend.discovery import NoWorkerError, WorkerDirectory, WorkerInstance
+from framecast.frontend.discovery import WorkerDirectory, WorkerInstance
 from framecast.frontend.jobs import codes
 from framecast.frontend.jobs.admission import Admission, QueueFull
 from framecast.frontend.jobs.record import JobRecord
