@@ -11,7 +11,6 @@ import asyncio
 import itertools
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,14 +40,6 @@ class WorkerInstance:
 class ServedModel:
     name: str
     instances: list[WorkerInstance] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class LostWorker:
-    """A worker whose connection failed: no work goes to it until it answers again."""
-
-    since: float  # time.monotonic()
-    reason: str
 
 
 class NoWorkerError(Exception):
@@ -91,7 +82,7 @@ class WorkerDirectory:
         # Instances whose connection failed. Discovery keeps listing a crashed worker until its
         # lease expires (about 30 s with etcd); a broken connection is the first sure sign, so
         # such an instance is out of every list here until a probe gets an answer from it.
-        self._lost: dict[int, LostWorker] = {}
+        self._lost: dict[int, str] = {}  # instance id -> what showed it lost
         self._prober: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -113,10 +104,7 @@ class WorkerDirectory:
     def mark_lost(self, instance_id: int, reason: str) -> None:
         if instance_id not in self._lost:
             log.warning("worker %x lost (%s): no work goes to it until it answers again", instance_id, reason)
-            self._lost[instance_id] = LostWorker(time.monotonic(), reason)
-
-    def lost(self, instance_id: int) -> LostWorker | None:
-        return self._lost.get(instance_id)
+            self._lost[instance_id] = reason
 
     async def _probe_lost_workers(self, interval_s: float = 2.0, timeout_s: float = 3.0) -> None:
         """Lost instances still listed by discovery are asked, now and then, to check a request;

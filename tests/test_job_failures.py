@@ -80,6 +80,11 @@ async def completes_without_a_video(request: dict) -> AsyncIterator[dict]:
     yield completed(request, url=None)
 
 
+async def completes_then_breaks(request: dict) -> AsyncIterator[dict]:
+    yield completed(request)
+    raise ConnectionError("Unavailable: Stream ended before generation completed")
+
+
 async def refuses_a_field(request: dict) -> AsyncIterator[dict]:
     yield failed(request, "the video is too large to travel inline", code="too_large", param="response_format")
 
@@ -209,6 +214,12 @@ async def test_a_worker_that_fails_the_job_itself_gives_a_code_and_a_reason(tmp_
     assert_documented_failure(video, code)
     assert video["error"]["message"] == message.format(worker=workers.sent[0])
     assert len(workers.sent) == 1, "a job the worker failed itself is not run again"
+
+
+async def test_a_connection_that_breaks_after_the_answer_loses_nothing(tmp_path):
+    video, workers = await run_job(tmp_path, 2, [completes_then_breaks, connection_breaks])
+    assert video["status"] == "completed", video
+    assert len(workers.sent) == 1
 
 
 async def test_a_refused_field_names_the_field(tmp_path):

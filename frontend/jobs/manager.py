@@ -518,7 +518,9 @@ class JobManager:
             if final is not None:
                 await outputs.delete(self._output_urls(final))
             return
-        if final is None and lost is None:
+        if final is not None:
+            lost = None  # the worker answered; a connection that broke after that lost nothing
+        elif lost is None:
             lost = "its answer ended without a result"
         draining = final is not None and final.error_detail is not None and final.error_detail.code == codes.WORKER_DRAINING
         if lost is not None or draining:
