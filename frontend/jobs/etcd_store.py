@@ -74,8 +74,11 @@ class EtcdJobStore:
             current = await self._client.get(key)
             if current is None:
                 return False  # deleted meanwhile: a write must not bring it back
-            if expect_owner is not None and JobRecord.from_json(current.value).owner != expect_owner:
+            stored = JobRecord.from_json(current.value)
+            if expect_owner is not None and stored.owner != expect_owner:
                 return False
+            if stored.terminal and not record.terminal:
+                return False  # a finished job stays finished: a late progress write never reopens it
             succeeded, _ = await self._client.transaction(
                 compare=[transactions.mod(key) == current.mod_revision],
                 success=[transactions.put(key, record.to_json().encode())],

@@ -90,13 +90,16 @@ class SqliteJobStore:
         def put(connection):
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
+                # A finished job stays finished: a late progress write never reopens it.
+                reopens = "" if record.terminal else " AND json_extract(data, '$.status') NOT IN ('completed', 'failed')"
                 if expect_owner is None:
                     cursor = connection.execute(
-                        "UPDATE jobs SET owner = ?, data = ? WHERE id = ?", (record.owner, record.to_json(), record.id)
+                        "UPDATE jobs SET owner = ?, data = ? WHERE id = ?" + reopens,
+                        (record.owner, record.to_json(), record.id),
                     )
                 else:
                     cursor = connection.execute(
-                        "UPDATE jobs SET owner = ?, data = ? WHERE id = ? AND owner = ?",
+                        "UPDATE jobs SET owner = ?, data = ? WHERE id = ? AND owner = ?" + reopens,
                         (record.owner, record.to_json(), record.id, expect_owner),
                     )
                 if cursor.rowcount:

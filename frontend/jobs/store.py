@@ -30,7 +30,8 @@ class JobStore(Protocol):
     async def get(self, job_id: str) -> JobRecord | None: ...
 
     async def put(self, record: JobRecord, *, expect_owner: str | None = None) -> bool:
-        """Write the record; with expect_owner, only if the stored one is still owned by it."""
+        """Write the record; with expect_owner, only if the stored one is still owned by it.
+        Never turns a finished (completed or failed) record back into an unfinished one."""
         ...
 
     async def delete(self, job_id: str) -> bool: ...
