@@ -88,8 +88,7 @@ def through_stack(args, model_dir: Path, params, frames, backend_s: float) -> di
 
     from framecast.components.encoding import encode_mp4
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from helpers import Discovery, stack_env, start_frontend, start_worker, wait_for_workers
+    from framecast.testing.stack import Discovery, stack_env, start_frontend, start_worker, wait_for_workers
 
     started = time.perf_counter()
     encode_mp4(frames, params.fps)
@@ -142,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from framecast.components.backends import BackendOptions
+    from framecast.components.backends.options import BackendOptions, ModelOptions
     from framecast.components.backends.diffusers_backend import DiffusersBackend
     from framecast.components.registry import GenerationParams, lookup
     from framecast.components.tiny_model import build_tiny_model
@@ -161,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     build_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    backend = DiffusersBackend(BackendOptions(model_path=str(model_dir), spec=spec, device=args.device, dtype=args.dtype))
+    model = ModelOptions(device=args.device, dtype=args.dtype)
+    backend = DiffusersBackend(BackendOptions(model_path=str(model_dir), spec=spec, model=model))
     load_s = time.perf_counter() - started
 
     step_times: list[float] = []

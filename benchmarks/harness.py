@@ -1,7 +1,7 @@
 """What the CPU benchmarks share: a stack of real processes (file discovery, one machine), a
 closed-loop load generator, memory sampling, and the result table.
 
-The process helpers are the test suite's (tests/helpers.py): the benchmarks start the same
+The process helpers are the test suite's (framecast.testing): the benchmarks start the same
 workers and frontends the tests do.
 """
 
@@ -19,22 +19,10 @@ from pathlib import Path
 
 import httpx
 import psutil
+from framecast.testing.stack import Discovery, ManagedProcess, free_port, metric_values, scrape_metrics, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import (  # noqa: E402
-    Discovery,
-    ManagedProcess,
-    free_port,
-    metric_values,
-    scrape_metrics,
-    stack_env,
-    start_frontend,
-    start_worker,
-    wait_done,
-    wait_for_workers,
-)
 
 SYNTHETIC = "synthetic"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 from harness import SYNTHETIC, Row, Stack, metric_sum, scrape_metrics, wait_jobs
-from helpers import free_status_port  # importable once harness has put tests/ on the path
+from framecast.testing.stack import free_status_port  # importable once harness has put tests/ on the path
 
 # Large enough that encoding and storing (noise at 480x832 takes ~1 s here) is a real share.
 # The same seed each time: the backend makes the frames once; each job still encodes and stores them.

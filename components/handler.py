@@ -29,31 +29,23 @@ from framecast.components.registry import GenerationParams, ModelSpec
 from framecast.components.storage import OutputStore, safe_object_name
 from framecast.protocol import (
     ErrorBody,
+    ErrorCode,
+    Stage,
     RequestFieldError,
     VideoData,
     WorkerVideoMessage,
     WorkerVideoRequest,
+    validation_error_body,
 )
 
 log = logging.getLogger(__name__)
 
 # Share of the progress bar given to denoising; the stages after it start at these marks.
 _DENOISE_SHARE = 90
-_STAGE_START = {"decoding": 90, "encoding": 94, "storing": 97}
+_STAGE_START = {Stage.DECODING: 90, Stage.ENCODING: 94, Stage.STORING: 97}
 # A streaming client hears from the worker at least this often, even in a long stage without
 # steps (sglang), so it can tell a slow video from a hung worker.
 KEEPALIVE_S = 5.0
-
-
-def _validation_error_body(error: ValidationError) -> ErrorBody:
-    first = error.errors()[0]
-    param = ".".join(str(part) for part in first["loc"]) or None
-    return ErrorBody(
-        message=f"{param}: {first['msg']}" if param else first["msg"],
-        type="invalid_request_error",
-        param=param,
-        code="invalid_value",
-    )
 
 
 @dataclass
@@ -66,18 +58,18 @@ class _Run:
     reached: int = 0  # percent
     step: int = 0  # denoising steps finished
     step_at_stop: int | None = None
-    stage: str | None = None
+    stage: Stage | None = None
     stage_since: float = 0.0
     last_step_at: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
-    def enter(self, stage: str, step: int | None) -> float | None:
+    def enter(self, stage: Stage, step: int | None) -> float | None:
         """Note a report; the seconds of the denoising step it ends, if it ends one."""
         now = time.perf_counter()
         if stage != self.stage:
             self.close(now)
             self.stage, self.stage_since = stage, now
-        if stage != "denoising" or step is None:
+        if stage != Stage.DENOISING or step is None:
             return None
         previous, self.last_step_at = self.last_step_at, now
         return now - previous if previous is not None and step > 0 else None
@@ -158,14 +150,14 @@ class VideoRequestHandler:
         if self.draining:
             # Sent in the moment between this worker's unregistering and the frontend noticing.
             self.metrics.count("refused_draining")
-            yield failed(ErrorBody(message="this worker is shutting down", type="server_error", code="worker_draining"))
+            yield failed(ErrorBody(message="this worker is shutting down", type="server_error", code=ErrorCode.WORKER_DRAINING))
             return
         try:
             parsed = WorkerVideoRequest.model_validate(request)
             params = self._resolve(parsed)
         except ValidationError as error:
             self.metrics.count("invalid")
-            yield failed(_validation_error_body(error))
+            yield failed(validation_error_body(error.errors()))
             return
         except RequestFieldError as error:
             self.metrics.count("invalid")
@@ -186,9 +178,9 @@ class VideoRequestHandler:
         updates: asyncio.Queue[WorkerVideoMessage] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
-        def report(stage: str, step: int | None, total: int | None) -> None:
+        def report(stage: Stage, step: int | None, total: int | None) -> None:
             # Runs in the generation thread, then on the event loop for encoding and storing.
-            if stage == "denoising" and step is not None:
+            if stage == Stage.DENOISING and step is not None:
                 run.step = step
             step_seconds = run.enter(stage, step)
             if step_seconds is not None:
@@ -200,7 +192,7 @@ class VideoRequestHandler:
                 run.reached = max(run.reached, mark)
                 update = message(status="in_progress", progress=run.reached, stage=stage, step=step, total_steps=total)
                 loop.call_soon_threadsafe(updates.put_nowait, update)
-            if stage in ("denoising", "decoding") and (stage == "decoding" or step):
+            if stage in (Stage.DENOISING, Stage.DECODING) and (stage == Stage.DECODING or step):
                 # After the report, so the client sees where the job waits.
                 self.hold.wait(request_id, stage, step, run.stop)
                 if run.stop.is_set():
@@ -217,7 +209,7 @@ class VideoRequestHandler:
                     continue
                 getter.cancel()
                 if run.stream and not work.done():
-                    yield message(status="in_progress", progress=run.reached, stage="keepalive")
+                    yield message(status="in_progress", progress=run.reached, stage=Stage.KEEPALIVE)
             while run.stream and not updates.empty():
                 yield updates.get_nowait()
             final = work.result()
@@ -237,7 +229,7 @@ class VideoRequestHandler:
             self.metrics.count("failed")
             log.exception("request %s failed", request_id)
             reason = str(error).strip() or f"{type(error).__name__} with no message"
-            yield failed(ErrorBody(message=f"generation failed: {reason}", type="server_error", code="generation_failed"))
+            yield failed(ErrorBody(message=f"generation failed: {reason}", type="server_error", code=ErrorCode.GENERATION_FAILED))
         finally:
             run.stop.set()
             watcher.cancel()
@@ -249,22 +241,22 @@ class VideoRequestHandler:
 
     def _resolve(self, parsed: WorkerVideoRequest) -> GenerationParams:
         if parsed.model is not None and parsed.model != self.model_name:
-            raise RequestFieldError("model", f"this worker serves {self.model_name!r}, not {parsed.model!r}", code="model_not_found")
+            raise RequestFieldError("model", f"this worker serves {self.model_name!r}, not {parsed.model!r}", code=ErrorCode.MODEL_NOT_FOUND)
         if parsed.input_reference is not None:
             if "i2v" not in self.spec.tasks:
                 message = f"{self.model_name} is a text-to-video model; it takes no input_reference"
             else:
                 message = f"input_reference: image input is not accepted by framecast workers yet ({self.model_name})"
-            raise RequestFieldError("input_reference", message, code="unsupported_value")
+            raise RequestFieldError("input_reference", message, code=ErrorCode.UNSUPPORTED_VALUE)
         if "t2v" not in self.spec.tasks:
             raise RequestFieldError(
                 "input_reference",
                 f"{self.model_name} is an image-to-video model and needs input_reference, which workers do not take yet",
-                code="missing_field",
+                code=ErrorCode.MISSING_FIELD,
             )
         return self.spec.resolve(parsed.knobs(), self.model_name)
 
-    async def _hold_async(self, request_id: str, stage: str, run: _Run) -> None:
+    async def _hold_async(self, request_id: str, stage: Stage, run: _Run) -> None:
         await self.hold.wait_async(request_id, stage, run.stop)
         if run.stop.is_set():
             raise GenerationCancelled()
@@ -280,7 +272,7 @@ class VideoRequestHandler:
     async def _produce(self, params, request_id, parsed, run, report, message, resolved) -> WorkerVideoMessage:
         async with self._generation_slots:
             # A request stopped while it waited for the GPU never starts.
-            report("starting", None, None)
+            report(Stage.STARTING, None, None)
             log.info(
                 "request %s generating: %dx%d, %d frames, %d steps, seed %d",
                 request_id, params.width, params.height, params.num_frames, params.num_inference_steps, params.seed,
@@ -288,8 +280,8 @@ class VideoRequestHandler:
             started = time.perf_counter()
             generated = await asyncio.to_thread(self.backend.generate, params, report)
             inference_time = generated.inference_time_s or time.perf_counter() - started
-        report("encoding", None, None)
-        await self._hold_async(request_id, "encoding", run)
+        report(Stage.ENCODING, None, None)
+        await self._hold_async(request_id, Stage.ENCODING, run)
         video = generated.encoded or await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder)
         data = VideoData(output_format="mp4", fps=params.fps)
         extra: dict[str, str] = {}
@@ -299,12 +291,12 @@ class VideoRequestHandler:
                     "response_format",
                     f"the video is {len(video)} bytes, more than {self.max_inline_bytes} can travel inline; "
                     "ask for response_format url",
-                    code="too_large",
+                    code=ErrorCode.TOO_LARGE,
                 )
             data.b64_json = base64.b64encode(video).decode("ascii")
         else:
-            report("storing", None, None)
-            await self._hold_async(request_id, "storing", run)
+            report(Stage.STORING, None, None)
+            await self._hold_async(request_id, Stage.STORING, run)
             data.url = await asyncio.to_thread(self.store.put, safe_object_name(request_id, ".mp4"), video)
             makers = {"thumbnail": thumbnail_jpeg, "spritesheet": spritesheet_jpeg}
             for variant in dict.fromkeys(parsed.extra_outputs):

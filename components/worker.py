@@ -16,124 +16,87 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from framecast.protocol import MODEL_CARD_KEY, add_discovery_arguments, discovery_environment, generate_endpoint_path
+from framecast.components.backends.options import (
+    BackendOptions,
+    DiffusersOptions,
+    ModelOptions,
+    SglangOptions,
+    SyntheticOptions,
+)
+
+from framecast.protocol import (
+    MODEL_CARD_KEY,
+    WORKER_CARD_KEY,
+    Support,
+    WorkerCard,
+    add_discovery_arguments,
+    discovery_environment,
+    generate_endpoint_path,
+)
+from framecast.protocol.options import command_line, option, settings_from
 
 log = logging.getLogger("framecast.worker")
 
 
-def _on_off(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
-    """A --flag / --no-flag pair whose default None means "the backend decides"."""
-    parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help)
+@dataclass(frozen=True)
+class WorkerOptions:
+    """The worker's own options (the backend's are in backends/options.py)."""
+
+    model_path: str | None = option(None, "local diffusers folder or hub id (Wan-AI/...); required")
+    served_model_name: str | None = option(
+        None, "name clients put in `model` (default: the hub id, or the folder name of a local path)"
+    )
+    model_spec: str | None = option(None, "registry id whose defaults and limits apply (default: found from the model path)")
+    backend: str = option(
+        "auto",
+        "auto: sglang when it is installed, a GPU is present and it runs the model; else diffusers (synthetic: no "
+        "model, generated frames, for measuring everything around generation)",
+        choices=("auto", "sglang", "diffusers", "synthetic"),
+    )
+    fs_url: str | None = option(None, "fsspec URL where videos are written (default: file://<current dir>/outputs)")
+    ignore_support: bool = option(False, "start even when the registry judges this machine unable to run the model")
+    drain_timeout: float = option(600.0, "seconds a stopping worker waits for requests in hand before exiting")
+    hold_file: str | None = option(
+        None,
+        "test and fault-drill hook: while this file exists and names a stage (denoising, decoding, encoding, "
+        "storing), requests wait in that stage; a test paces kills and cancellations with it",
+    )
+    log_level: str = option("INFO", "log level: DEBUG, INFO, WARNING or ERROR")
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    video_preset: str = option("medium", "x264 preset (ultrafast ... veryslow)")
+    video_crf: int = option(20, "x264 constant rate factor (0-51, lower is better)")
+    max_inline_bytes: int = option(
+        24 * 2**20, "largest video sent inline (base64) on the request plane; larger ones only by reference"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="framecast-worker", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model-path", required=True, help="local diffusers folder or hub id (Wan-AI/...)")
-    parser.add_argument(
-        "--served-model-name",
-        help="name clients put in `model` (default: the hub id, or the folder name of a local path)",
-    )
-    parser.add_argument(
-        "--model-spec",
-        help="registry id whose defaults and limits apply (default: found from the model path)",
-    )
-    parser.add_argument(
-        "--backend",
-        default="auto",
-        choices=["auto", "sglang", "diffusers", "synthetic"],
-        help="auto: sglang when it is installed, a GPU is present and it runs the model; else diffusers "
-        "(synthetic: no model, generated frames, for measuring everything around generation)",
-    )
-    parser.add_argument(
-        "--fs-url",
-        default=None,
-        help="fsspec URL where videos are written (default: file://<current dir>/outputs)",
-    )
-    add_discovery_arguments(parser)
-    parser.add_argument(
-        "--ignore-support",
-        action="store_true",
-        help="start even when the registry judges this machine unable to run the model",
-    )
-
-    common = parser.add_argument_group("both backends")
-    common.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    common.add_argument("--dtype", default="auto", help="auto (the model's), float32, bfloat16 or float16")
-    common.add_argument("--flow-shift", type=float, help="scheduler flow shift (default: the model's)")
-    _on_off(common, "--compile", "torch.compile the DiT")
-
-    sglang = parser.add_argument_group("sglang backend: parallelism and memory")
-    sglang.add_argument("--num-gpus", type=int, help="GPUs for one model replica (default: the largest degree)")
-    sglang.add_argument("--tp", type=int, help="tensor-parallel degree")
-    sglang.add_argument("--sp", type=int, help="sequence-parallel degree")
-    sglang.add_argument("--ulysses-degree", type=int, help="Ulysses sequence-parallel degree")
-    sglang.add_argument("--ring-degree", type=int, help="ring-attention sequence-parallel degree")
-    _on_off(sglang, "--cfg-parallel", "run the two CFG branches on different GPUs")
-    _on_off(sglang, "--dit-cpu-offload", "keep the DiT in CPU memory between uses")
-    _on_off(sglang, "--text-encoder-cpu-offload", "keep the text encoder in CPU memory")
-    _on_off(sglang, "--vae-cpu-offload", "keep the VAE in CPU memory")
-    _on_off(sglang, "--dit-layerwise-offload", "stream DiT layers from CPU memory")
-    sglang.add_argument("--attention-backend", help="sglang attention backend (default: its choice)")
-    sglang.add_argument(
-        "--sglang-pipeline",
-        choices=["auto", "sglang", "diffusers"],
-        help="DiffGenerator's own backend (default auto; diffusers on a machine without CUDA)",
-    )
-
-    diffusers = parser.add_argument_group("diffusers backend: memory")
-    _on_off(diffusers, "--vae-slicing", "decode the batch one video at a time")
-    _on_off(diffusers, "--vae-tiling", "decode in tiles (large sizes in less memory)")
-    diffusers.add_argument("--cpu-offload", choices=["none", "model", "sequential"], help="CPU offload of the pipeline")
-
-    synthetic = parser.add_argument_group("synthetic backend (no model; --model-path synthetic)")
-    synthetic.add_argument("--synthetic-content", choices=["smooth", "noise"], help="frame content (default smooth)")
-    synthetic.add_argument("--synthetic-busy-s", type=float, help="simulated GPU seconds per video (default 0)")
-    synthetic.add_argument(
-        "--synthetic-stored-clip",
-        action="store_true",
-        default=None,
-        help="encode the clip once and answer every request of the same shape with that MP4: zero compute",
-    )
-
-    output = parser.add_argument_group("output")
-    output.add_argument("--video-preset", default="medium", help="x264 preset (ultrafast ... veryslow)")
-    output.add_argument("--video-crf", type=int, default=20, help="x264 constant rate factor (0-51, lower is better)")
-    output.add_argument(
-        "--max-inline-bytes",
-        type=int,
-        default=24 * 2**20,
-        help="largest video sent inline (base64) on the request plane; larger ones only by reference",
-    )
-    parser.add_argument(
-        "--drain-timeout",
-        type=float,
-        default=600.0,
-        help="seconds a stopping worker waits for requests in hand before exiting",
-    )
-    parser.add_argument(
-        "--hold-file",
-        help="test and fault-drill hook: while this file exists and names a stage (denoising, decoding, encoding, "
-        "storing), requests wait in that stage; a test paces kills and cancellations with it",
-    )
-    parser.add_argument("--log-level", default="INFO")
-    return parser.parse_args(argv)
+    parser = command_line(
+        "framecast-worker", __doc__, WorkerOptions, add_discovery_arguments, (ModelOptions, "both model backends"),
+        (SglangOptions, "sglang backend: parallelism and memory"), (DiffusersOptions, "diffusers backend: memory"),
+        (SyntheticOptions, "synthetic backend (no model; --model-path synthetic)"), (OutputOptions, "output"),
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if not args.model_path:
+        parser.error("--model-path is required (or $FRAMECAST_MODEL_PATH)")
+    return args
 
 
-# Worker flags that become BackendOptions fields (same names).
-_BACKEND_FLAGS = (
-    "device", "dtype", "flow_shift", "compile", "num_gpus", "tp", "sp", "ulysses_degree", "ring_degree",
-    "cfg_parallel", "dit_cpu_offload", "text_encoder_cpu_offload", "vae_cpu_offload", "dit_layerwise_offload",
-    "attention_backend", "sglang_pipeline", "vae_slicing", "vae_tiling", "cpu_offload",
-    "synthetic_content", "synthetic_busy_s", "synthetic_stored_clip",
-)  # fmt: skip
-
-
-def backend_flags(args: argparse.Namespace) -> dict:
-    return {flag: getattr(args, flag) for flag in _BACKEND_FLAGS}
+def backend_options(args: argparse.Namespace, spec) -> BackendOptions:
+    return BackendOptions(
+        model_path=args.model_path,
+        spec=spec,
+        model=settings_from(args, ModelOptions),
+        sglang=settings_from(args, SglangOptions),
+        diffusers=settings_from(args, DiffusersOptions),
+        synthetic=settings_from(args, SyntheticOptions),
+    )
 
 
 def served_model_name(args: argparse.Namespace) -> str:
@@ -148,13 +111,14 @@ async def serve(args: argparse.Namespace) -> None:
     from dynamo.llm import ModelInput, ModelRuntimeConfig, ModelType, WorkerType, register_model, unregister_model
     from dynamo.runtime import DistributedRuntime
 
-    from framecast.components.backends import BackendOptions, load_backend
+    from framecast.components.backends import load_backend
     from framecast.components.encoding import EncoderSettings
     from framecast.components.handler import VideoRequestHandler
     from framecast.components.hardware import detect_hardware
     from framecast.components.hold import StageHold
     from framecast.components.metrics import WorkerMetrics
     from framecast.components.registry import choose_backend, spec_for_model
+    from framecast.components.registry import support as judge_support
     from framecast.components.storage import OutputStore
 
     loop = asyncio.get_running_loop()
@@ -168,14 +132,14 @@ async def serve(args: argparse.Namespace) -> None:
     spec = spec_for_model(args.model_path, args.model_spec)
     hardware = await asyncio.to_thread(detect_hardware)
     backend_name = choose_backend(spec, hardware) if args.backend == "auto" else args.backend
-    support = spec.support(hardware, backend_name)
+    support = judge_support(spec, hardware, backend_name)
     log.info(
         "model %s follows registry entry %s (matched by %s); backend %s; support here: %s (%s)",
         name, spec.id, spec.matched_by, backend_name, support.level, support.reason,
     )
     if support.level == "not supported" and not args.ignore_support:
         raise ValueError(f"{spec.id} is not supported here: {support.reason} (--ignore-support starts anyway)")
-    options = BackendOptions(model_path=args.model_path, spec=spec, **backend_flags(args))
+    options = backend_options(args, spec)
     backend = await asyncio.to_thread(load_backend, backend_name, options)
     metrics = WorkerMetrics(name)
     handler = VideoRequestHandler(
@@ -200,14 +164,14 @@ async def serve(args: argparse.Namespace) -> None:
         worker_type=WorkerType.Aggregated,
         runtime_config=runtime_config,
         user_data={
-            "framecast": {
-                "backend": backend.name,
-                "support": {"level": support.level, "reason": support.reason},
-                "hardware": hardware.to_json(),
+            WORKER_CARD_KEY: WorkerCard(
+                backend=backend.name,
+                support=Support(level=support.level, reason=support.reason),
+                hardware=hardware.to_json(),
                 # What this worker will do with a request: one at a time, in arrival order.
-                "load_policy": {"max_concurrent": 1, "queue": "fifo", **backend.describe()},
+                load_policy={"max_concurrent": 1, "queue": "fifo", **backend.describe()},
                 **spec.card(),
-            }
+            ).model_dump(mode="json")
         },
     )
     # The runtime's status server (DYN_SYSTEM_PORT: /health, /live) reports ready from now on.

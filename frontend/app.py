@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from dynamo.runtime import DistributedRuntime
 from fastapi import FastAPI, Request
@@ -15,32 +14,17 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from framecast.frontend.discovery import ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
-from framecast.frontend.jobs.manager import JobManager, JobSettings, RequestLimits
-from framecast.frontend.metrics import FrontendMetrics
-from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware, Caller
-from framecast.frontend.urls import UrlPolicy
+from framecast.frontend.jobs.manager import JobManager
 from framecast.frontend.jobs.store import JobStore
+from framecast.frontend.metrics import FrontendMetrics
+from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware
+from framecast.frontend.serving import VideoService
+from framecast.frontend.settings import FrontendSettings
 from framecast.frontend.videos import router as videos_router
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class FrontendSettings:
-    namespace: str = "framecast"
-    discovery: str = "etcd"
-    # Job records: "sqlite" (one machine) or "etcd" (replicas on many machines).
-    job_store: str = "sqlite"
-    job_db: str = "framecast-jobs.sqlite3"
-    etcd_endpoints: str = "http://127.0.0.1:2379"
-    jobs: JobSettings = field(default_factory=JobSettings)
-    limits: RequestLimits = field(default_factory=RequestLimits)
-    # Bearer keys every route but /health and /ready requires, each with its tenant; none: open.
-    api_keys: dict[str, Caller] = field(default_factory=dict)
-    max_body_bytes: int = 16 * 2**20
-    # On SIGTERM: seconds running jobs get to finish before the frontend exits.
-    drain_timeout_s: float = 60.0
-    urls: UrlPolicy = field(default_factory=UrlPolicy)
 
 
 def make_job_store(settings: FrontendSettings) -> JobStore:
@@ -61,20 +45,14 @@ _SUPPORT_ORDER = ("ready", "limited", "not supported")
 def model_entry(name: str, model: ServedModel, created: int) -> dict:
     """A served model as /v1/models shows it: what it accepts, and who serves it."""
     card = model.instances[0].card
-    levels = [instance.card.get("support", {}).get("level", "not supported") for instance in model.instances]
+    levels = [instance.card.support.level for instance in model.instances]
     best = min(levels, key=lambda level: _SUPPORT_ORDER.index(level) if level in _SUPPORT_ORDER else len(_SUPPORT_ORDER))
     return {
         "id": name,
         "object": "model",
         "created": created,
         "owned_by": "framecast",
-        "spec_id": card.get("spec_id"),
-        "family": card.get("family"),
-        "tasks": card.get("tasks", []),
-        "dtype": card.get("dtype"),
-        "defaults": card.get("defaults", {}),
-        "limits": card.get("limits", {}),
-        "gpu_memory_gb": card.get("gpu_memory_gb"),
+        **card.model_dump(include={"spec_id", "family", "tasks", "dtype", "defaults", "limits", "gpu_memory_gb"}),
         "support": best,
         "workers": len(model.instances),
         "backends": sorted({instance.backend for instance in model.instances if instance.backend}),
@@ -96,6 +74,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         await jobs.start()
         app.state.directory = directory
         app.state.jobs = jobs
+        app.state.videos = VideoService(jobs)
         app.state.metrics = metrics
         app.state.url_policy = settings.urls
         app.state.started = int(time.time())
@@ -165,9 +144,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
                     "instance": f"{instance.instance_id:x}",
                     "model": name,
                     "backend": instance.backend,
-                    "support": instance.card.get("support"),
-                    "hardware": instance.card.get("hardware"),
-                    "load_policy": instance.card.get("load_policy"),
+                    **instance.card.model_dump(include={"support", "hardware", "load_policy"}),
                 }
                 for name, model in sorted(models.items())
                 for instance in model.instances

@@ -17,8 +17,10 @@ from typing import Any
 
 from dynamo.llm import FpmEventSubscriber
 from dynamo.runtime import DistributedRuntime
+from pydantic import ValidationError
 
-from framecast.protocol import MODEL_CARD_KEY, generate_endpoint_path
+from framecast.frontend.quarantine import Quarantine
+from framecast.protocol import MODEL_CARD_KEY, WORKER_CARD_KEY, WorkerCard, generate_endpoint_path
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +29,12 @@ log = logging.getLogger(__name__)
 class WorkerInstance:
     instance_id: int
     model: str
-    # What the worker published about itself: backend, spec (tasks, defaults, limits),
-    # support level, hardware, load policy.
-    card: dict[str, Any]
+    # What the worker published about itself.
+    card: WorkerCard = field(default_factory=WorkerCard)
 
     @property
     def backend(self) -> str | None:
-        return self.card.get("backend")
+        return self.card.backend
 
 
 @dataclass
@@ -59,11 +60,15 @@ def _parse_card(instance_id: int, card_json: str) -> WorkerInstance | None:
     except ValueError:
         return None
     runtime_data = (card.get("runtime_config") or {}).get("runtime_data") or {}
-    framecast = (card.get("user_data") or {}).get("framecast") or {}
     model = runtime_data.get(MODEL_CARD_KEY) or card.get("display_name")
     if not model:
         return None
-    return WorkerInstance(instance_id, model, framecast)
+    try:
+        published = WorkerCard.model_validate((card.get("user_data") or {}).get(WORKER_CARD_KEY) or {})
+    except ValidationError as error:  # still routable; /v1/models shows less of it
+        log.warning("worker %x published a card this frontend cannot read (%s)", instance_id, error)
+        published = WorkerCard()
+    return WorkerInstance(instance_id, model, published)
 
 
 class WorkerDirectory:
@@ -79,10 +84,8 @@ class WorkerDirectory:
         # Models seen since start: a known model with no live worker is "unavailable" (503),
         # a never-seen one "not found" (404).
         self._known_models: set[str] = set()
-        # Instances whose connection failed. Discovery keeps listing a crashed worker until its
-        # lease expires (about 30 s with etcd); a broken connection is the first sure sign, so
-        # such an instance is out of every list here until a probe gets an answer from it.
-        self._lost: dict[int, str] = {}  # instance id -> what showed it lost
+        # Instances shown lost: out of every list here until a probe gets an answer from them.
+        self.quarantine = Quarantine()
         self._prober: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -102,29 +105,23 @@ class WorkerDirectory:
     # -- lost workers --------------------------------------------------------------------------
 
     def mark_lost(self, instance_id: int, reason: str) -> None:
-        if instance_id not in self._lost:
-            log.warning("worker %x lost (%s): no work goes to it until it answers again", instance_id, reason)
-            self._lost[instance_id] = reason
+        self.quarantine.add(instance_id, reason)
 
     async def _probe_lost_workers(self, interval_s: float = 2.0, timeout_s: float = 3.0) -> None:
         """Lost instances still listed by discovery are asked, now and then, to check a request;
         one that answers is back. Those that left discovery are forgotten."""
         while True:
             await asyncio.sleep(interval_s)
-            if not self._lost:
+            if not self.quarantine:
                 continue
-            listed = set(self._client.instance_ids())
-            for instance_id in list(self._lost):
-                if instance_id not in listed:
-                    del self._lost[instance_id]
-                    continue
+            self.quarantine.keep_only(set(self._client.instance_ids()))
+            for instance_id in self.quarantine:
                 try:
                     answer = await asyncio.wait_for(self._probe(instance_id), timeout=timeout_s)
                 except Exception:  # still unreachable, or silent (stopped)
                     continue
                 if answer:
-                    self._lost.pop(instance_id, None)
-                    log.info("worker %x answers again; it gets work again", instance_id)
+                    self.quarantine.release(instance_id)
 
     async def _probe(self, instance_id: int) -> bool:
         """True when the worker answers and is not shutting down."""
@@ -141,7 +138,7 @@ class WorkerDirectory:
         parsed: dict[tuple[int, str], WorkerInstance | None] = {}
         for key, card_json in cards.items():
             instance_id = int(key)
-            if instance_id not in live or instance_id in self._lost:
+            if instance_id not in live or instance_id in self.quarantine:
                 continue
             cache_key = (instance_id, card_json)
             instance = self._parsed.get(cache_key) or _parse_card(instance_id, card_json)

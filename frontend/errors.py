@@ -1,4 +1,5 @@
-"""OpenAI-style errors for every failure the frontend reports."""
+"""OpenAI-style errors for every failure the frontend reports, and the one table of the HTTP
+status each error code is answered with."""
 
 from __future__ import annotations
 
@@ -9,19 +10,65 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from framecast.protocol import ErrorBody, ErrorResponse, RequestFieldError
+from framecast.protocol import ErrorBody, ErrorCode, ErrorResponse, RequestFieldError, validation_error_body
 
 log = logging.getLogger(__name__)
+
+_FIELD_CODES = (
+    ErrorCode.INVALID_JSON, ErrorCode.INVALID_BODY, ErrorCode.UNKNOWN_FIELD, ErrorCode.MISSING_FIELD,
+    ErrorCode.INVALID_VALUE, ErrorCode.CONFLICTING_VALUE, ErrorCode.UNSUPPORTED_VALUE, ErrorCode.TOO_LONG,
+    ErrorCode.TOO_LARGE, ErrorCode.OVER_LIMIT,
+)  # fmt: skip
+
+# The HTTP status of every error code. A job's own end is answered with it by the synchronous
+# route; the jobs API reports it inside the video object.
+STATUS_BY_CODE: dict[ErrorCode, int] = {code: 400 for code in _FIELD_CODES} | {
+    ErrorCode.GENERATION_FAILED: 502,
+    ErrorCode.WORKER_LOST: 502,
+    ErrorCode.WORKER_DRAINING: 503,
+    ErrorCode.NO_LIVE_WORKER: 503,
+    ErrorCode.OWNER_LOST: 503,
+    ErrorCode.CANCELLED: 409,
+    ErrorCode.MODEL_NOT_FOUND: 404,
+    ErrorCode.QUEUE_FULL: 429,
+    ErrorCode.TOO_MANY_JOBS: 429,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INVALID_API_KEY: 401,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.VIDEO_NOT_FOUND: 404,
+    ErrorCode.VIDEO_NOT_READY: 409,
+    ErrorCode.VIDEO_EXPIRED: 404,
+    ErrorCode.VARIANT_NOT_FOUND: 404,
+    ErrorCode.CONTENT_MISSING: 404,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
+}
 
 # OpenAI's error `type` for each status the frontend returns.
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
+    401: "invalid_request_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    409: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
+    416: "invalid_request_error",
     429: "rate_limit_error",
 }
+
+
+def status_of(code: str | None, *, param: str | None = None, error_type: str | None = None) -> int:
+    """The status for an error code; a code this table does not know (a newer worker's) is a 400
+    when it names a field or is the client's fault, else a 502."""
+    try:
+        return STATUS_BY_CODE[ErrorCode(code)]
+    except ValueError:
+        return 400 if param or error_type == "invalid_request_error" else 502
+
+
+def error_type_of(status: int) -> str:
+    return _TYPE_BY_STATUS.get(status, "server_error")
 
 
 class BodyTooLarge(Exception):
@@ -35,99 +82,77 @@ class BodyTooLarge(Exception):
 class ApiError(Exception):
     def __init__(
         self,
-        status: int,
+        code: str,
         message: str,
         *,
         param: str | None = None,
-        code: str | None = None,
         headers: dict[str, str] | None = None,
+        error_type: str | None = None,
     ):
         super().__init__(message)
-        self.status = status
+        self.status = status_of(code, param=param, error_type=error_type)
         self.headers = headers
-        self.body = ErrorBody(
-            message=message, type=_TYPE_BY_STATUS.get(status, "server_error"), param=param, code=code
-        )
+        self.body = ErrorBody(message=message, type=error_type_of(self.status), param=param, code=code)
 
     @classmethod
-    def from_body(cls, status: int, body: ErrorBody) -> ApiError:
-        return cls(status, body.message, param=body.param, code=body.code)
+    def from_body(cls, body: ErrorBody) -> ApiError:
+        return cls(body.code or ErrorCode.INVALID_VALUE, body.message, param=body.param, error_type=body.type)
 
 
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(ErrorResponse(error=body).model_dump(), status_code=status, headers=headers)
 
 
-def validation_error_body(errors: list[dict]) -> ErrorBody:
-    """The first of pydantic's (or FastAPI's) validation errors, as an error naming its field."""
-    first = errors[0]
-    location = [str(part) for part in first.get("loc", ()) if part != "body"]
-    if first.get("type") == "json_invalid":
-        return ErrorBody(message="request body is not valid JSON", type="invalid_request_error", code="invalid_json")
-    if first.get("type") == "model_attributes_type" or not location:
-        return ErrorBody(message="request body must be a JSON object", type="invalid_request_error", code="invalid_body")
-    param = ".".join(location)
-    if first.get("type") == "extra_forbidden":
-        message = f"{param}: unknown field"
-        code = "unknown_field"
-    elif first.get("type") == "missing":
-        message = f"{param}: required"
-        code = "missing_field"
-    else:
-        # pydantic prefixes messages raised by validators; the client needs only the reason.
-        reason = str(first.get("msg", "")).removeprefix("Value error, ")
-        message = reason if reason.startswith(param) else f"{param}: {reason}"
-        code = "invalid_value"
-    return ErrorBody(message=message, type="invalid_request_error", param=param, code=code)
+def api_error_response(error: ApiError) -> JSONResponse:
+    return error_response(error.status, error.body, headers=error.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     # Imported here: the job package depends on nothing of this module, and this is the one
     # place that says which HTTP status each of its refusals is.
     from framecast.frontend.jobs.admission import QueueFull
-    from framecast.frontend.jobs.manager import StoreUnavailable, TooManyJobs
+    from framecast.frontend.jobs.intake import TooManyJobs
+    from framecast.frontend.jobs.store import StoreUnavailable
 
     @app.exception_handler(QueueFull)
     async def _queue_full(request: Request, error: QueueFull) -> JSONResponse:
-        body = ErrorBody(message=f"{error}; try again in {error.retry_after_s}s", type="rate_limit_error", code="queue_full")
-        return error_response(429, body, headers={"retry-after": str(error.retry_after_s)})
+        message = f"{error}; try again in {error.retry_after_s}s"
+        return api_error_response(ApiError(ErrorCode.QUEUE_FULL, message, headers={"retry-after": str(error.retry_after_s)}))
 
     @app.exception_handler(TooManyJobs)
     async def _too_many(request: Request, error: TooManyJobs) -> JSONResponse:
-        body = ErrorBody(message=str(error), type="rate_limit_error", code="too_many_jobs")
-        return error_response(429, body, headers={"retry-after": "5"})
+        return api_error_response(ApiError(ErrorCode.TOO_MANY_JOBS, str(error), headers={"retry-after": "5"}))
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(request: Request, error: StoreUnavailable) -> JSONResponse:
-        body = ErrorBody(message=str(error), type="server_error", code="unavailable")
-        return error_response(503, body, headers={"retry-after": "5"})
+        return api_error_response(ApiError(ErrorCode.UNAVAILABLE, str(error), headers={"retry-after": "5"}))
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.body, headers=error.headers)
+        return api_error_response(error)
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
-        return error_response(413, ErrorBody(message=str(error), type="invalid_request_error", code="body_too_large"))
+        return api_error_response(ApiError(ErrorCode.BODY_TOO_LARGE, str(error)))
 
     @app.exception_handler(RequestFieldError)
     async def _field_error(request: Request, error: RequestFieldError) -> JSONResponse:
-        return error_response(400, error.to_body())
+        return api_error_response(ApiError.from_body(error.to_body()))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(400, validation_error_body(error.errors()))
+        return api_error_response(ApiError.from_body(validation_error_body(error.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         message = error.detail if isinstance(error.detail, str) else "request failed"
         if error.status_code == 404:
             message = f"no route {request.method} {request.url.path}"
-        body = ErrorBody(message=message, type=_TYPE_BY_STATUS.get(error.status_code, "server_error"))
+        body = ErrorBody(message=message, type=error_type_of(error.status_code))
         return error_response(error.status_code, body, headers=getattr(error, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         # The trace goes to the log, never to the client.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, ErrorBody(message="internal error", type="server_error", code="internal_error"))
+        return api_error_response(ApiError(ErrorCode.INTERNAL_ERROR, "internal error"))

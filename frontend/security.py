@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from framecast.frontend.errors import BodyTooLarge
-from framecast.protocol import ErrorBody, ErrorResponse
+from framecast.frontend.errors import ApiError, BodyTooLarge
+from framecast.protocol import ErrorCode, ErrorResponse
 
 # Routes open without a key: load balancers and Kubernetes probes call them (they tell
 # nothing but "up" and "ready").
@@ -68,12 +68,13 @@ def load_api_keys(
     return callers
 
 
-async def _send_error(send, status: int, body: ErrorBody, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    payload = json.dumps(ErrorResponse(error=body).model_dump()).encode()
+async def _send_error(send, error: ApiError, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    """The error as the app's handlers would answer it, sent from middleware (before the app)."""
+    payload = json.dumps(ErrorResponse(error=error.body).model_dump()).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": error.status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers],
         }
     )
@@ -101,8 +102,7 @@ class ApiKeyMiddleware:
         caller = self._caller(presented.strip()) if scheme.lower() == b"bearer" and presented else None
         if caller is None:
             message = "missing API key: send Authorization: Bearer <key>" if not header else "invalid API key"
-            body = ErrorBody(message=message, type="invalid_request_error", code="invalid_api_key")
-            return await _send_error(send, 401, body, [(b"www-authenticate", b"Bearer")])
+            return await _send_error(send, ApiError(ErrorCode.INVALID_API_KEY, message), [(b"www-authenticate", b"Bearer")])
         scope.setdefault("state", {})["caller"] = caller
         return await self.app(scope, receive, send)
 
@@ -117,12 +117,10 @@ class BodySizeLimitMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        body = ErrorBody(
-            message=f"request body is larger than {self.limit} bytes", type="invalid_request_error", code="body_too_large"
-        )
+        too_large = ApiError(ErrorCode.BODY_TOO_LARGE, str(BodyTooLarge(self.limit)))
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await _send_error(send, 413, body)
+            return await _send_error(send, too_large)
         received = 0
         started = False
 
@@ -144,4 +142,4 @@ class BodySizeLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_error(send, 413, body)
+                await _send_error(send, too_large)

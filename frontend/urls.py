@@ -11,15 +11,21 @@ from dataclasses import dataclass
 from typing import Literal
 
 from framecast.frontend import outputs
+from framecast.protocol.options import option
 
 UrlMode = Literal["auto", "content", "presigned", "public", "raw"]
 
 
 @dataclass(frozen=True)
 class UrlPolicy:
-    mode: UrlMode = "auto"
-    public_base_url: str | None = None
-    presign_expiry_s: int = 3600
+    mode: UrlMode = option(
+        "auto",
+        "URL clients get: auto = public base URL if set, else presigned for S3/GCS, else this frontend's /content "
+        "route; raw = the storage URL itself",
+        flag="--output-urls", choices=("auto", "content", "presigned", "public", "raw"),
+    )  # fmt: skip
+    public_base_url: str | None = option(None, "base URL under which the output store is published")
+    presign_expiry_s: int = option(3600, "seconds a presigned URL works", flag="--presign-expiry")
 
     def __post_init__(self) -> None:
         if self.mode == "public" and not self.public_base_url:

@@ -3,7 +3,8 @@
 This package depends on pydantic only: nothing from framecast.frontend or framecast.components.
 """
 
-from framecast.protocol.errors import ErrorBody, ErrorResponse, RequestFieldError
+from framecast.protocol.cards import WORKER_CARD_KEY, Support, WorkerCard
+from framecast.protocol.errors import ErrorBody, ErrorResponse, RequestFieldError, validation_error_body
 from framecast.protocol.routing import (
     GENERATE_ENDPOINT,
     MODEL_CARD_KEY,
@@ -29,11 +30,19 @@ from framecast.protocol.videos import (
     WorkerVideoRequest,
     parse_size,
 )
+from framecast.protocol.vocabulary import FINISHING_STAGES, ErrorCode, Stage
 
 __all__ = [
+    "WORKER_CARD_KEY",
+    "Support",
+    "WorkerCard",
+    "FINISHING_STAGES",
+    "ErrorCode",
+    "Stage",
     "ErrorBody",
     "ErrorResponse",
     "RequestFieldError",
+    "validation_error_body",
     "GENERATE_ENDPOINT",
     "MODEL_CARD_KEY",
     "VIDEO_COMPONENT",

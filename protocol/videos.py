@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from framecast.protocol.errors import ErrorBody, RequestFieldError
+from framecast.protocol.vocabulary import ErrorCode, Stage
 
 # Generous outer bounds that reject absurd input before it reaches a worker; the model a
 # worker serves applies its own, tighter limits.
@@ -127,7 +128,7 @@ class VideoRequestBase(BaseModel):
                 raise RequestFieldError(
                     f"nvext.{name}",
                     f"{name} is given at top level ({top!r}) and under nvext ({nested!r}) with different values",
-                    code="conflicting_value",
+                    code=ErrorCode.CONFLICTING_VALUE,
                 )
             merged[name] = top if top is not None else nested
         width = height = None
@@ -206,7 +207,7 @@ class WorkerVideoMessage(VideoGenerationResponse):
     Dynamo's frontend can read it; `error_detail` carries the structured form.
     """
 
-    stage: str | None = None
+    stage: Stage | None = None
     step: int | None = None
     total_steps: int | None = None
     error_detail: ErrorBody | None = None
@@ -252,7 +253,7 @@ class VideoJob(BaseModel):
     num_frames: int | None = None
     fps: int | None = None
     seed: int | None = None
-    stage: str | None = None
+    stage: Stage | None = None
 
 
 class VideoJobList(BaseModel):

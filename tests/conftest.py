@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Discovery, EtcdServer, stack_env
+from framecast.testing.stack import Discovery, EtcdServer, stack_env
 
 
 @pytest.fixture(scope="session")

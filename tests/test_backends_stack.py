@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from framecast.components.registry import lookup
-from helpers import Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_for_workers
+from framecast.testing.stack import Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_for_workers
 
 SGLANG_MODEL = "tiny-sglang"
 LIMITS_MODEL = "wan2.1-1.3b-limits"

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks.gpu_wan import WAN_1_3B_DIT, dit_flops_per_forward
 
-from gpu_wan import WAN_1_3B_DIT, dit_flops_per_forward  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_dit_flops_match_the_published_wan_1_3b_analysis():

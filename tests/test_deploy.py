@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from helpers import Discovery, free_status_port, stack_env, start_worker
+from framecast.testing.stack import Discovery, free_status_port, stack_env, start_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from helpers import Discovery, ManagedProcess, decode_mp4, free_port, stack_env, start_worker
+from framecast.testing.stack import Discovery, ManagedProcess, decode_mp4, free_port, stack_env, start_worker
 
 MODEL = "tiny-random-t2v"
 

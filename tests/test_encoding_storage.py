@@ -8,7 +8,7 @@ import pytest
 
 from framecast.components.encoding import EncoderSettings, encode_mp4
 from framecast.components.storage import OutputStore, safe_object_name
-from helpers import decode_mp4
+from framecast.testing.stack import decode_mp4
 
 
 def smooth_frames(count: int, height: int, width: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import Discovery, stack_env, start_frontend, start_worker, wait_for_workers
+from framecast.testing.stack import Discovery, stack_env, start_frontend, start_worker, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 MIN_REQUESTS = 500

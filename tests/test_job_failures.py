@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 
 from framecast.frontend.discovery import NoWorkerError, ServedModel, WorkerInstance
+from framecast.frontend.quarantine import Quarantine
+from framecast.frontend.errors import STATUS_BY_CODE
 from framecast.frontend.jobs.codes import JOB_ERROR_CODES
-from framecast.frontend.jobs.manager import JobManager, JobSettings
+from framecast.frontend.jobs.manager import JobManager
+from framecast.frontend.jobs.settings import JobSettings
 from framecast.frontend.jobs.sqlite_store import SqliteJobStore
-from framecast.protocol import VideoCreateRequest
+from framecast.protocol import ErrorCode, VideoCreateRequest
 
 MODEL = "scripted-model"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -100,11 +103,11 @@ class ScriptedWorkers:
     def __init__(self, instances: int, script: list[Behaviour]):
         self.instances = list(range(1, instances + 1))
         self.script = script
-        self.lost: dict[int, str] = {}
+        self.quarantine = Quarantine()
         self.sent: list[int] = []
 
     def models(self) -> dict[str, ServedModel]:
-        live = [WorkerInstance(instance, MODEL, {}) for instance in self.instances if instance not in self.lost]
+        live = [WorkerInstance(instance, MODEL) for instance in self.instances if instance not in self.quarantine]
         return {MODEL: ServedModel(MODEL, live)} if live else {}
 
     def route(self, model: str | None) -> tuple[str, WorkerInstance]:
@@ -114,7 +117,7 @@ class ScriptedWorkers:
         return MODEL, served.instances[0]
 
     def mark_lost(self, instance_id: int, reason: str) -> None:
-        self.lost.setdefault(instance_id, reason)
+        self.quarantine.add(instance_id, reason)
 
     async def generate(self, request: dict, instance_id: int, context=None) -> AsyncIterator[dict]:
         if request.get("validate_only"):
@@ -146,10 +149,15 @@ async def run_job(tmp_path, instances: int, script: list[Behaviour], **settings)
         await store.close()
 
 
-def readme_codes() -> set[str]:
-    """The codes of the README's table of job error codes."""
+def readme_rows() -> dict[str, list[str]]:
+    """The rows of the README's tables of error codes: code -> the other cells."""
     section = README.read_text().split("### Error codes", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE))
+    rows = re.findall(r"^\| `(\w+)` \| (.*) \|$", section, flags=re.MULTILINE)
+    return {code: [cell.strip() for cell in rest.split(" | ")] for code, rest in rows}
+
+
+def readme_codes() -> set[str]:
+    return set(readme_rows())
 
 
 def assert_documented_failure(video: dict, code: str) -> None:
@@ -160,8 +168,14 @@ def assert_documented_failure(video: dict, code: str) -> None:
     assert error["message"].strip() and not error["message"].rstrip().endswith(":"), error
 
 
-def test_the_readme_table_lists_every_job_error_code():
-    assert set(JOB_ERROR_CODES) <= readme_codes()
+def test_the_readme_tables_say_what_the_code_does_for_every_error_code():
+    rows = readme_rows()
+    assert set(rows) == {code.value for code in ErrorCode}
+    for code, cells in rows.items():
+        assert int(cells[0]) == STATUS_BY_CODE[ErrorCode(code)], (code, cells)
+        ending = JOB_ERROR_CODES.get(ErrorCode(code))
+        if ending is not None:
+            assert cells[1:] == [ending.retried, ending.meaning], (code, cells)
 
 
 @pytest.mark.parametrize(
@@ -171,7 +185,7 @@ async def test_a_lost_worker_hands_the_job_to_another(tmp_path, loss):
     video, workers = await run_job(tmp_path, 2, [loss, completes], stall_timeout_s=1.0)
     assert video["status"] == "completed", video
     first, second = workers.sent
-    assert first != second and first in workers.lost
+    assert first != second and first in workers.quarantine
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The job stores' write rules, against a real SQLite file and a real etcd: a finished job stays
 finished (a progress write that lands after a cancel or a failure must not reopen it), and a
-write for another owner, or for a deleted job, does nothing."""
+write for another owner, or for a deleted job, does nothing, and each write says which of these
+happened."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from framecast.frontend.jobs.etcd_store import EtcdJobStore
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.sqlite_store import SqliteJobStore
+from framecast.frontend.jobs.store import Written
 from framecast.protocol import VideoJobError
-from helpers import EtcdServer
+from framecast.testing.stack import EtcdServer
 
 
 @pytest.fixture(params=["sqlite", "etcd"])
@@ -34,28 +36,55 @@ async def store(request, tmp_path):
 
 def record(**fields) -> JobRecord:
     base = {"id": "video_" + "a" * 32, "model": "m", "created_at": time.time(), "prompt": "p", "seconds": "1",
-            "size": "64x64", "request": {}, "owner": "replica-1"}  # fmt: skip
+            "size": "64x64", "request": {"prompt": "p"}, "owner": "replica-1"}  # fmt: skip
     return JobRecord(**(base | fields))
 
 
 async def test_a_finished_job_is_never_reopened_by_a_late_progress_write(store):
     await store.create(record(status="in_progress", progress=10))
     cancelled = record(status="failed", error=VideoJobError(code="cancelled", message="the client disconnected"))
-    assert await store.put(cancelled, expect_owner="replica-1")
+    assert await store.put(cancelled, expect_owner="replica-1") is Written.WRITTEN
     late = record(status="in_progress", progress=40, stage="denoising")
-    assert not await store.put(late, expect_owner="replica-1")
-    assert not await store.put(late)
+    assert await store.put(late, expect_owner="replica-1") is Written.FINISHED
+    assert await store.put(late) is Written.FINISHED
     stored = await store.get(late.id)
     assert (stored.status, stored.error.code) == ("failed", "cancelled")
     # Finished to finished (expiry, for one) is still a write.
-    assert await store.put(cancelled.model_copy(update={"expired": True}))
+    assert await store.put(cancelled.model_copy(update={"expired": True})) is Written.WRITTEN
     assert (await store.get(late.id)).expired
 
 
 async def test_writes_for_another_owner_or_a_deleted_job_do_nothing(store):
     await store.create(record(status="queued"))
-    assert not await store.put(record(status="in_progress", owner="replica-2"), expect_owner="replica-2")
+    assert await store.put(record(status="in_progress", owner="replica-2"), expect_owner="replica-2") is Written.NOT_OWNER
     assert (await store.get(record().id)).owner == "replica-1"
     assert await store.delete(record().id)
-    assert not await store.put(record(status="in_progress"), expect_owner="replica-1")
+    assert await store.put(record(status="in_progress"), expect_owner="replica-1") is Written.DELETED
     assert await store.get(record().id) is None
+
+
+async def test_etcd_says_contention_when_another_writer_wins_every_race(tmp_path):
+    """Another replica's write lands between each read and compare-and-swap: the write gives up
+    and says so, instead of passing for "deleted or taken over"."""
+    etcd = EtcdServer(tmp_path / "etcd-data", tmp_path)
+    store, rival = EtcdJobStore(etcd.url, "/framecast-test"), EtcdJobStore(etcd.url, "/framecast-test")
+    await store.start()
+    await rival.start()
+    try:
+        await store.create(record(status="in_progress", progress=10))
+        read = store._client.get
+
+        async def read_then_rival_writes(key):
+            current = await read(key)
+            await rival._client.put(key, current.value)
+            return current
+
+        store._client.get = read_then_rival_writes
+        assert await store.put(record(status="in_progress", progress=20), expect_owner="replica-1") is Written.CONTENTION
+        store._client.get = read
+        assert await store.put(record(status="in_progress", progress=30), expect_owner="replica-1") is Written.WRITTEN
+        assert (await rival.get(record().id)).progress == 30
+    finally:
+        await store.close()
+        await rival.close()
+        etcd.stop()

@@ -18,16 +18,7 @@ import openai
 import pytest
 from PIL import Image
 
-from helpers import (
-    Discovery,
-    StageHold,
-    decode_mp4,
-    stack_env,
-    start_frontend,
-    start_worker,
-    wait_done,
-    wait_for_workers,
-)
+from framecast.testing.stack import StageHold, decode_mp4, start_frontend, start_held_stack, wait_done
 
 MODEL = "tiny-random-t2v"
 
@@ -48,17 +39,11 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tiny_model, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("jobs")
-    discovery = Discovery("file", stack_env("file", None, log_dir / "kv"))
-    hold = StageHold(log_dir / "hold")
-    worker = start_worker(discovery, tiny_model, "fc-jobs", (log_dir / "out").as_uri(), log_dir, "worker", *hold.args())
-    frontend, base_url = start_frontend(discovery, "fc-jobs", log_dir, "frontend")
+    held = start_held_stack(tiny_model, log_dir, "fc-jobs")
     try:
-        wait_for_workers(base_url, MODEL, 1, processes=[worker, frontend])
-        yield Stack(discovery, base_url, worker, frontend, log_dir, hold)
+        yield Stack(held.discovery, held.base_url, held.worker, held.frontend, log_dir, held.hold)
     finally:
-        hold.release()
-        frontend.stop()
-        worker.stop()
+        held.stop()
 
 
 @pytest.fixture
@@ -129,15 +114,16 @@ def test_json_and_multipart_bodies_take_framecast_knobs_and_name_bad_fields(stac
     assert multipart.request.headers["content-type"].startswith("multipart/form-data")
     assert multipart.status_code == 200, multipart.text
     assert (multipart.json()["num_frames"], multipart.json()["fps"]) == (5, 4)
-    for body, param in [
-        ({"prompt": "x", "num_frames": 10}, "num_frames"),
-        ({"prompt": "x", "num_frame": 9}, "num_frame"),
-        ({"prompt": "x", "size": "65x64"}, "size"),
-        ({"model": MODEL}, "prompt"),
-        ({"prompt": "x", "model": "elsewhere/model"}, "model"),
+    for body, status, param, code in [
+        ({"prompt": "x", "num_frames": 10}, 400, "num_frames", "invalid_value"),
+        ({"prompt": "x", "num_frame": 9}, 400, "num_frame", "unknown_field"),
+        ({"prompt": "x", "size": "65x64"}, 400, "size", "invalid_value"),
+        ({"model": MODEL}, 400, "prompt", "missing_field"),
+        ({"prompt": "x", "model": "elsewhere/model"}, 404, "model", "model_not_found"),
     ]:
         response = httpx.post(f"{stack.base_url}/v1/videos", json=body)
-        assert 400 <= response.status_code < 500 and response.json()["error"]["param"] == param, response.text
+        error = response.json()["error"]
+        assert (response.status_code, error["param"], error["code"]) == (status, param, code), response.text
     upload = httpx.post(
         f"{stack.base_url}/v1/videos", data={"prompt": "x"}, files={"input_reference": ("cat.png", b"png", "image/png")}
     )
@@ -242,11 +228,12 @@ def test_content_is_refused_until_the_video_is_done(stack, hold):
     early = httpx.get(f"{stack.base_url}/v1/videos/{video['id']}/content")
     assert early.status_code == 409 and early.json()["error"]["code"] == "video_not_ready"
     assert "completed" in early.json()["error"]["message"]
+    bad_variant = httpx.get(f"{stack.base_url}/v1/videos/{video['id']}/content?variant=gif")
+    assert bad_variant.status_code == 400, bad_variant.text
+    assert (bad_variant.json()["error"]["code"], bad_variant.json()["error"]["param"]) == ("invalid_value", "variant")
     httpx.delete(f"{stack.base_url}/v1/videos/{video['id']}")
     missing = httpx.get(f"{stack.base_url}/v1/videos/video_nope/content")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "video_not_found"
-    bad_variant = httpx.get(f"{stack.base_url}/v1/videos/{video['id']}/content?variant=gif")
-    assert bad_variant.status_code in (400, 404)
 
 
 def test_list_pages_through_jobs_in_order(stack):

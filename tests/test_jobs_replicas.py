@@ -10,17 +10,7 @@ import time
 import httpx
 import pytest
 
-from helpers import (
-    Discovery,
-    EtcdServer,
-    StageHold,
-    decode_mp4,
-    stack_env,
-    start_frontend,
-    start_worker,
-    wait_done,
-    wait_for_workers,
-)
+from framecast.testing.stack import Discovery, EtcdServer, StageHold, decode_mp4, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import decode_mp4
+from framecast.testing.stack import decode_mp4
 
 ROOT = Path(__file__).resolve().parent.parent
 

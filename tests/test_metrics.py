@@ -7,18 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from helpers import (
-    Discovery,
-    StageHold,
-    free_status_port,
-    metric_values,
-    scrape_metrics,
-    stack_env,
-    start_frontend,
-    start_worker,
-    wait_done,
-    wait_for_workers,
-)
+from framecast.testing.stack import Discovery, StageHold, free_status_port, metric_values, scrape_metrics, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 STEPS = 3

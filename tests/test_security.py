@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from helpers import Discovery, StageHold, stack_env, start_frontend, start_worker
+from framecast.testing.stack import Discovery, StageHold, stack_env, start_frontend, start_worker
 
 MODEL = "tiny-random-t2v"
 KEY_IN_FILE, KEY_IN_ENV = "sk-file-0123456789", "sk-env-abcdefghij"

@@ -15,14 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from helpers import (
-    StageHold,
-    decode_mp4,
-    served_workers,
-    start_frontend,
-    start_worker,
-    wait_for_workers,
-)
+from framecast.testing.stack import StageHold, decode_mp4, served_workers, start_frontend, start_worker, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 

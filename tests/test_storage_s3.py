@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from helpers import Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
+from framecast.testing.stack import Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 BUCKET = "framecast-test"

@@ -10,15 +10,7 @@ import time
 import httpx
 import pytest
 
-from helpers import (
-    Discovery,
-    EtcdServer,
-    StageHold,
-    decode_mp4,
-    stack_env,
-    start_frontend,
-    start_worker,
-)
+from framecast.testing.stack import Discovery, EtcdServer, StageHold, decode_mp4, stack_env, start_frontend, start_worker
 
 MODEL = "tiny-random-t2v"
 ACME_1, ACME_2, GLOBEX, LONE, ADMIN = "k-acme-one", "k-acme-two", "k-globex", "k-lone-key", "k-ops-admin"

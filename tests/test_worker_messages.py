@@ -10,7 +10,7 @@ import pytest
 from dynamo.runtime import DistributedRuntime
 
 from framecast.protocol import generate_endpoint_path
-from helpers import Discovery, stack_env, start_worker
+from framecast.testing.stack import Discovery, stack_env, start_worker
 
 MODEL = "tiny-random-t2v"
 

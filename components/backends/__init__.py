@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +9,9 @@ from typing import Protocol
 
 import numpy as np
 
-from framecast.components.registry import GenerationParams, ModelSpec
+from framecast.components.backends.options import BackendOptions
+from framecast.components.registry import GenerationParams
+from framecast.protocol import Stage
 
 # Module of each backend; imported lazily so a worker never loads what it does not run.
 BACKEND_MODULES = {
@@ -21,7 +22,7 @@ BACKEND_MODULES = {
 
 # Called at stage changes and after every denoising step: (stage, step, total_steps).
 # It may raise GenerationCancelled to stop the work.
-ProgressCallback = Callable[[str, int | None, int | None], None]
+ProgressCallback = Callable[[Stage, int | None, int | None], None]
 
 
 class GenerationCancelled(Exception):
@@ -30,58 +31,6 @@ class GenerationCancelled(Exception):
 
 class GenerationFailed(RuntimeError):
     """A backend could not produce the video; the message says why."""
-
-
-@dataclass(frozen=True)
-class BackendOptions:
-    """Every backend option of the worker's command line; None means "not set".
-
-    A backend refuses an option it cannot honour rather than ignoring it.
-    """
-
-    model_path: str
-    spec: ModelSpec
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    dtype: str = "auto"  # auto (the spec's) | float32 | bfloat16 | float16
-    flow_shift: float | None = None  # None: the spec's
-    # Parallelism (sglang).
-    num_gpus: int | None = None
-    tp: int | None = None
-    sp: int | None = None
-    ulysses_degree: int | None = None
-    ring_degree: int | None = None
-    cfg_parallel: bool | None = None
-    # Memory (sglang).
-    dit_cpu_offload: bool | None = None
-    text_encoder_cpu_offload: bool | None = None
-    vae_cpu_offload: bool | None = None
-    dit_layerwise_offload: bool | None = None
-    attention_backend: str | None = None
-    sglang_pipeline: str | None = None  # auto | sglang | diffusers
-    # Memory and speed (diffusers).
-    vae_slicing: bool | None = None
-    vae_tiling: bool | None = None
-    cpu_offload: str | None = None  # none | model | sequential
-    compile: bool | None = None
-    # synthetic backend (no model): frame content, and simulated GPU seconds per video.
-    synthetic_content: str | None = None
-    synthetic_busy_s: float | None = None
-    synthetic_stored_clip: bool | None = None
-
-    def refuse_unsupported(self, backend: str, supported: set[str]) -> None:
-        """Raise if an option this backend cannot honour was set."""
-        always = {"model_path", "spec", "device", "dtype", "flow_shift"}
-        for field in dataclasses.fields(self):
-            if field.name in always or field.name in supported:
-                continue
-            value = getattr(self, field.name)
-            if value is not None and value is not False and not (field.name in ("tp", "num_gpus") and value == 1):
-                flag = "--" + field.name.replace("_", "-")
-                raise ValueError(f"{flag} is not an option of the {backend} backend")
-
-    @property
-    def flow_shift_or_default(self) -> float | None:
-        return self.flow_shift if self.flow_shift is not None else self.spec.defaults.flow_shift
 
 
 @dataclass

@@ -13,13 +13,11 @@ from diffusers import DiffusionPipeline
 
 from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
 from framecast.components.registry import GenerationParams
+from framecast.protocol import Stage
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-_OPTIONS = {"vae_slicing", "vae_tiling", "cpu_offload", "compile", "tp", "num_gpus"}
-
-
 def _resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -50,17 +48,17 @@ class DiffusersBackend:
     name = "diffusers"
 
     def __init__(self, options: BackendOptions):
-        options.refuse_unsupported(self.name, _OPTIONS)
-        if (options.tp or 1) != 1 or (options.num_gpus or 1) != 1:
+        if (options.sglang.tp or 1) != 1 or (options.sglang.num_gpus or 1) != 1:
             raise ValueError(
                 "--tp/--num-gpus: the diffusers backend runs a model on one device; "
                 "use the sglang backend for tensor or sequence parallelism"
             )
-        if options.cpu_offload not in (None, "none", "model", "sequential"):
-            raise ValueError(f"--cpu-offload {options.cpu_offload!r}: choose none, model or sequential")
+        options.refuse_others(self.name)
+        if options.diffusers.cpu_offload not in (None, "none", "model", "sequential"):
+            raise ValueError(f"--cpu-offload {options.diffusers.cpu_offload!r}: choose none, model or sequential")
         self.options = options
-        self.device = _resolve_device(options.device)
-        self.dtype = _resolve_dtype(options.dtype, options.spec.dtype, self.device)
+        self.device = _resolve_device(options.model.device)
+        self.dtype = _resolve_dtype(options.model.dtype, options.spec.dtype, self.device)
         log.info("loading %s on %s as %s", options.model_path, self.device, self.dtype)
         self.pipeline = DiffusionPipeline.from_pretrained(options.model_path, torch_dtype=self.dtype)
         call_parameters = inspect.signature(self.pipeline.__call__).parameters
@@ -74,18 +72,18 @@ class DiffusersBackend:
 
         vae = getattr(self.pipeline, "vae", None)
         # Slicing and tiling trade speed for a VAE decode that fits in less memory.
-        if options.vae_slicing and vae is not None:
+        if options.diffusers.vae_slicing and vae is not None:
             vae.enable_slicing()
-        if options.vae_tiling and vae is not None:
+        if options.diffusers.vae_tiling and vae is not None:
             vae.enable_tiling()
-        offload = options.cpu_offload or "none"
+        offload = options.diffusers.cpu_offload or "none"
         if offload == "model":
             self.pipeline.enable_model_cpu_offload(device=self.device)
         elif offload == "sequential":
             self.pipeline.enable_sequential_cpu_offload(device=self.device)
         else:
             self.pipeline.to(self.device)
-        if options.compile:
+        if options.model.compile:
             self.pipeline.transformer.compile()
         self.pipeline.set_progress_bar_config(disable=True)
 
@@ -95,10 +93,10 @@ class DiffusersBackend:
             "dtype": str(self.dtype).removeprefix("torch."),
             "pipeline": type(self.pipeline).__name__,
             "flow_shift": self.options.flow_shift_or_default,
-            "cpu_offload": self.options.cpu_offload or "none",
-            "vae_slicing": bool(self.options.vae_slicing),
-            "vae_tiling": bool(self.options.vae_tiling),
-            "compile": bool(self.options.compile),
+            "cpu_offload": self.options.diffusers.cpu_offload or "none",
+            "vae_slicing": bool(self.options.diffusers.vae_slicing),
+            "vae_tiling": bool(self.options.diffusers.vae_tiling),
+            "compile": bool(self.options.model.compile),
             "parallel": {"tp": 1, "num_gpus": 1 if self.device.type == "cuda" else 0},
         }
 
@@ -106,9 +104,9 @@ class DiffusersBackend:
         total = params.num_inference_steps
 
         def after_step(pipeline, step: int, timestep, tensors: dict) -> dict:
-            on_progress("denoising", step + 1, total)
+            on_progress(Stage.DENOISING, step + 1, total)
             if step + 1 == total:
-                on_progress("decoding", None, None)
+                on_progress(Stage.DECODING, None, None)
             return {}
 
         extra = {}
@@ -116,7 +114,7 @@ class DiffusersBackend:
             extra["callback_on_step_end"] = after_step
         if params.guidance_scale_2 is not None and self._takes_guidance_2:
             extra["guidance_scale_2"] = params.guidance_scale_2
-        on_progress("text_encoding", None, None)
+        on_progress(Stage.TEXT_ENCODING, None, None)
         # The transformer's first call ends text encoding: step 0 of denoising starts there.
         denoising_started = False
 
@@ -124,7 +122,7 @@ class DiffusersBackend:
             nonlocal denoising_started
             if not denoising_started:
                 denoising_started = True
-                on_progress("denoising", 0, total)
+                on_progress(Stage.DENOISING, 0, total)
 
         transformer = getattr(self.pipeline, "transformer", None)
         hook = transformer.register_forward_pre_hook(before_first_forward) if transformer is not None else None

@@ -21,15 +21,9 @@ from framecast.components.backends import (
     ProgressCallback,
 )
 from framecast.components.registry import GenerationParams
+from framecast.protocol import Stage
 
 log = logging.getLogger(__name__)
-
-_OPTIONS = {
-    "num_gpus", "tp", "sp", "ulysses_degree", "ring_degree", "cfg_parallel", "dit_cpu_offload",
-    "text_encoder_cpu_offload", "vae_cpu_offload", "dit_layerwise_offload", "attention_backend",
-    "sglang_pipeline", "compile",
-}  # fmt: skip
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -45,17 +39,18 @@ def _has_cuda() -> bool:
 
 def generator_kwargs(options: BackendOptions, has_cuda: bool) -> dict:
     """DiffGenerator.from_pretrained arguments for these options."""
-    pipeline = options.sglang_pipeline or "auto"
+    sglang = options.sglang
+    pipeline = sglang.sglang_pipeline or "auto"
     if pipeline not in ("auto", "sglang", "diffusers"):
         raise ValueError(f"--sglang-pipeline {pipeline!r}: choose auto, sglang or diffusers")
     if pipeline == "auto" and not has_cuda:
         # sglang's native pipelines need CUDA kernels; on CPU it runs the diffusers pipeline.
         pipeline = "diffusers"
-    degrees = [options.tp or 1, options.sp or 1]
+    degrees = [sglang.tp or 1, sglang.sp or 1]
     kwargs = {
         "model_path": options.model_path,
         "backend": pipeline,
-        "num_gpus": options.num_gpus or max(degrees),
+        "num_gpus": sglang.num_gpus or max(degrees),
         # Several workers may share a machine: never the fixed default ports.
         "port": _free_port(),
         "scheduler_port": _free_port(),
@@ -63,17 +58,17 @@ def generator_kwargs(options: BackendOptions, has_cuda: bool) -> dict:
         "output_path": None,
     }
     optional = {
-        "tp_size": options.tp,
-        "sp_degree": options.sp,
-        "ulysses_degree": options.ulysses_degree,
-        "ring_degree": options.ring_degree,
-        "enable_cfg_parallel": options.cfg_parallel,
-        "dit_cpu_offload": options.dit_cpu_offload,
-        "text_encoder_cpu_offload": options.text_encoder_cpu_offload,
-        "vae_cpu_offload": options.vae_cpu_offload,
-        "dit_layerwise_offload": options.dit_layerwise_offload,
-        "attention_backend": options.attention_backend,
-        "enable_torch_compile": options.compile,
+        "tp_size": sglang.tp,
+        "sp_degree": sglang.sp,
+        "ulysses_degree": sglang.ulysses_degree,
+        "ring_degree": sglang.ring_degree,
+        "enable_cfg_parallel": sglang.cfg_parallel,
+        "dit_cpu_offload": sglang.dit_cpu_offload,
+        "text_encoder_cpu_offload": sglang.text_encoder_cpu_offload,
+        "vae_cpu_offload": sglang.vae_cpu_offload,
+        "dit_layerwise_offload": sglang.dit_layerwise_offload,
+        "attention_backend": sglang.attention_backend,
+        "enable_torch_compile": options.model.compile,
     }
     kwargs.update({key: value for key, value in optional.items() if value is not None})
     return kwargs
@@ -83,9 +78,9 @@ class SglangBackend:
     name = "sglang"
 
     def __init__(self, options: BackendOptions):
-        options.refuse_unsupported(self.name, _OPTIONS)
-        if options.dtype not in ("auto", options.spec.dtype):
-            raise ValueError(f"--dtype {options.dtype}: the sglang backend runs each model in its own precision")
+        options.refuse_others(self.name)
+        if options.model.dtype not in ("auto", options.spec.dtype):
+            raise ValueError(f"--dtype {options.model.dtype}: the sglang backend runs each model in its own precision")
         from sglang.multimodal_gen import DiffGenerator
 
         self.options = options
@@ -126,14 +121,14 @@ class SglangBackend:
             sampling["flow_shift"] = flow_shift
         if params.guidance_scale_2 is not None:
             sampling["guidance_scale_2"] = params.guidance_scale_2
-        on_progress("generating", None, None)
+        on_progress(Stage.GENERATING, None, None)
         result = self.generator.generate(sampling_params_kwargs=sampling)
         # DiffGenerator logs and swallows its exceptions, answering None.
         if isinstance(result, list):
             result = result[0] if result else None
         if result is None or result.frames is None or len(result.frames) == 0:
             raise GenerationFailed("sglang produced no video; the worker log has its error")
-        on_progress("decoding", None, None)
+        on_progress(Stage.DECODING, None, None)
         frames = np.stack([np.asarray(frame) for frame in result.frames])
         if frames.dtype != np.uint8:
             scale = 255.0 if frames.max() <= 1.0 else 1.0

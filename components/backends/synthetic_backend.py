@@ -15,9 +15,7 @@ import numpy as np
 from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
 from framecast.components.encoding import EncoderSettings, encode_mp4
 from framecast.components.registry import GenerationParams
-
-_OPTIONS = {"synthetic_content", "synthetic_busy_s", "synthetic_stored_clip"}
-
+from framecast.protocol import Stage
 
 def synthetic_frames(count: int, height: int, width: int, content: str, seed: int) -> np.ndarray:
     if content == "noise":
@@ -35,12 +33,14 @@ class SyntheticBackend:
     name = "synthetic"
 
     def __init__(self, options: BackendOptions):
-        options.refuse_unsupported(self.name, _OPTIONS)
-        self.content = options.synthetic_content or "smooth"
+        options.refuse_others(self.name)
+        if options.model.compile:
+            raise ValueError("--compile is not an option of the synthetic backend: it has no model")
+        self.content = options.synthetic.synthetic_content or "smooth"
         if self.content not in ("smooth", "noise"):
             raise ValueError(f"--synthetic-content {self.content!r}: choose smooth or noise")
-        self.busy_s = options.synthetic_busy_s or 0.0
-        self.stored_clip = bool(options.synthetic_stored_clip)
+        self.busy_s = options.synthetic.synthetic_busy_s or 0.0
+        self.stored_clip = bool(options.synthetic.synthetic_stored_clip)
         self._stored: tuple[tuple, np.ndarray, bytes | None] | None = None
 
     def describe(self) -> dict:
@@ -52,12 +52,12 @@ class SyntheticBackend:
     def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
         started = time.perf_counter()
         total = params.num_inference_steps
-        on_progress("denoising", 0, total)
+        on_progress(Stage.DENOISING, 0, total)
         for step in range(1, total + 1):
             # The simulated GPU time, spread over the steps so cancellation works as on a GPU.
             time.sleep(self.busy_s / total)
-            on_progress("denoising", step, total)
-        on_progress("decoding", None, None)
+            on_progress(Stage.DENOISING, step, total)
+        on_progress(Stage.DECODING, None, None)
         frames, encoded = self._clip(params)
         return GeneratedVideo(frames, time.perf_counter() - started, encoded)
 

@@ -1,39 +1,37 @@
-"""The error codes a job can end with: what each means, the HTTP status the synchronous route
-answers with, and whether the frontend runs the job again. The README's table says the same."""
+"""The codes a job can end with: what each means, and whether the frontend runs the job again.
+The HTTP status of each is in frontend/errors.py; the README's table says the same (a test
+holds them together)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-GENERATION_FAILED = "generation_failed"
-WORKER_LOST = "worker_lost"
-WORKER_DRAINING = "worker_draining"
-NO_LIVE_WORKER = "no_live_worker"
-OWNER_LOST = "owner_lost"
-CANCELLED = "cancelled"
+from framecast.protocol import ErrorCode
 
 
 @dataclass(frozen=True)
-class JobErrorCode:
-    http_status: int
+class JobEnding:
     retried: str
     meaning: str
 
 
-JOB_ERROR_CODES: dict[str, JobErrorCode] = {
-    GENERATION_FAILED: JobErrorCode(502, "no", "the worker's backend, encoder or store failed; its reason is the message"),
-    WORKER_LOST: JobErrorCode(
-        502, "once, on another worker",
-        "the worker's connection failed, its answer ended without a result, or it went silent; "
-        "the job failed because no other worker was live or it had already run twice",
-    ),  # fmt: skip
-    WORKER_DRAINING: JobErrorCode(503, "yes, not counted", "the worker was shutting down; never final"),
-    NO_LIVE_WORKER: JobErrorCode(503, "no", "no live worker served the model for --no-worker-timeout seconds"),
-    OWNER_LOST: JobErrorCode(
-        503, "once, by another replica", "the frontend replica running the job stopped, and the job could not run again"
+JOB_ERROR_CODES: dict[ErrorCode, JobEnding] = {
+    ErrorCode.GENERATION_FAILED: JobEnding("no", "the worker's backend, encoder or store failed; the message is the worker's reason"),
+    ErrorCode.WORKER_LOST: JobEnding(
+        "once, on another worker",
+        "the worker's connection failed, its answer ended without a result, the request plane sent an error, or it "
+        "went silent; final when no other worker was live or it was the second loss",
     ),
-    CANCELLED: JobErrorCode(409, "no", "deleted, or its synchronous client disconnected"),
+    ErrorCode.WORKER_DRAINING: JobEnding(
+        "yes, not counted as a try", "the worker was shutting down when the job reached it; never final"
+    ),
+    ErrorCode.NO_LIVE_WORKER: JobEnding(
+        "no", "no live worker served the model for `--no-worker-timeout` seconds while the job waited"
+    ),
+    ErrorCode.OWNER_LOST: JobEnding(
+        "once, by another replica",
+        "the frontend replica running the job stopped, and the job could not run again (a synchronous job, or a "
+        "second loss)",
+    ),
+    ErrorCode.CANCELLED: JobEnding("no", "deleted, or its synchronous client disconnected"),
 }
-# A worker's refusal of one field of the request (invalid_value, too_large, ...) is a 400 with
-# that field as `param`; the codes above are the ones a job ends with for other reasons.
-FIELD_ERROR_STATUS = 400

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import aetcd
 
 from framecast.frontend.jobs.record import JobRecord
-from framecast.frontend.jobs.store import JobChange
+from framecast.frontend.jobs.store import JobChange, Written
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +67,26 @@ class EtcdJobStore:
         value = await self._client.get(self._job_key(job_id))
         return JobRecord.from_json(value.value) if value else None
 
-    async def put(self, record: JobRecord, *, expect_owner: str | None = None) -> bool:
+    async def put(self, record: JobRecord, *, expect_owner: str | None = None, attempts: int = 5) -> Written:
         key = self._job_key(record.id)
         transactions = self._client.transactions
-        for _ in range(5):  # another replica may write between our read and our write
+        for _ in range(attempts):  # another replica may write between our read and our write
             current = await self._client.get(key)
             if current is None:
-                return False  # deleted meanwhile: a write must not bring it back
+                return Written.DELETED  # a write must not bring it back
             stored = JobRecord.from_json(current.value)
             if expect_owner is not None and stored.owner != expect_owner:
-                return False
+                return Written.NOT_OWNER
             if stored.terminal and not record.terminal:
-                return False  # a finished job stays finished: a late progress write never reopens it
+                return Written.FINISHED  # a late progress write never reopens a finished job
             succeeded, _ = await self._client.transaction(
                 compare=[transactions.mod(key) == current.mod_revision],
                 success=[transactions.put(key, record.to_json().encode())],
                 failure=[],
             )
             if succeeded:
-                return True
-        return False
+                return Written.WRITTEN
+        return Written.CONTENTION
 
     async def delete(self, job_id: str) -> bool:
         return bool(await self._client.delete(self._job_key(job_id)))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from framecast.protocol import JobStatus, VideoJob, VideoJobError
+from framecast.protocol import JobStatus, Stage, VideoJob, VideoJobError, WorkerVideoRequest
 
 TERMINAL: tuple[JobStatus, ...] = ("completed", "failed")
 
@@ -18,7 +18,7 @@ class JobRecord(BaseModel):
     kind: Literal["job", "sync"] = "job"
     status: JobStatus = "queued"
     progress: int = 0
-    stage: str | None = None
+    stage: Stage | None = None
     created_at: float
     started_at: float | None = None
     completed_at: float | None = None
@@ -31,7 +31,7 @@ class JobRecord(BaseModel):
     seed: int | None = None
     error: VideoJobError | None = None
     # What the worker is sent.
-    request: dict[str, Any]
+    request: WorkerVideoRequest
     # Stored outputs by variant (video, thumbnail, spritesheet): fsspec URLs.
     outputs: dict[str, str] = Field(default_factory=dict)
     # The frontend replica running the job, and how many times one has started it.
@@ -47,28 +47,19 @@ class JobRecord(BaseModel):
     # Past expires_at: its outputs are deleted.
     expired: bool = False
 
+    def wire(self, **fields) -> dict:
+        """The request as the request plane carries it (JSON), with `fields` set."""
+        return self.request.model_dump(mode="json", exclude_none=True) | fields
+
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
     def to_video(self) -> VideoJob:
-        return VideoJob(
-            id=self.id,
-            model=self.model,
-            status=self.status,
-            progress=self.progress,
-            created_at=int(self.created_at),
-            completed_at=int(self.completed_at) if self.completed_at else None,
-            expires_at=int(self.expires_at) if self.expires_at else None,
-            prompt=self.prompt,
-            seconds=self.seconds,
-            size=self.size,
-            error=self.error,
-            num_frames=self.num_frames,
-            fps=self.fps,
-            seed=self.seed,
-            stage=self.stage,
-        )
+        shared = self.model_dump(include=set(VideoJob.model_fields) - {"object"})
+        # The public object counts in whole seconds, as OpenAI's does.
+        times = {name: int(value) for name in ("created_at", "completed_at", "expires_at") if (value := shared[name])}
+        return VideoJob.model_validate(shared | times)
 
     def to_json(self) -> str:
         return self.model_dump_json()

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from framecast.frontend.jobs.record import JobRecord
-from framecast.frontend.jobs.store import JobChange
+from framecast.frontend.jobs.store import JobChange, Written
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, owner TEXT NOT NULL, data TEXT NOT NULL);
@@ -86,8 +86,8 @@ class SqliteJobStore:
         row = await self._run(get)
         return JobRecord.from_json(row[0]) if row else None
 
-    async def put(self, record: JobRecord, *, expect_owner: str | None = None) -> bool:
-        def put(connection):
+    async def put(self, record: JobRecord, *, expect_owner: str | None = None) -> Written:
+        def put(connection) -> Written:
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
                 # A finished job stays finished: a late progress write never reopens it.
@@ -104,7 +104,16 @@ class SqliteJobStore:
                     )
                 if cursor.rowcount:
                     self._log_change(connection, record.id)
-                return cursor.rowcount > 0
+                    return Written.WRITTEN
+                # Nothing written: say why, from the row as it is in this same transaction.
+                row = connection.execute(
+                    "SELECT owner, json_extract(data, '$.status') FROM jobs WHERE id = ?", (record.id,)
+                ).fetchone()
+                if row is None:
+                    return Written.DELETED
+                if expect_owner is not None and row[0] != expect_owner:
+                    return Written.NOT_OWNER
+                return Written.FINISHED
 
         return await self._run(put)
 

@@ -7,11 +7,32 @@ a replica learns that the owner of a job has died.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from framecast.frontend.jobs.record import JobRecord
+
+
+class Written(enum.Enum):
+    """What a conditional write of a record did."""
+
+    WRITTEN = "written"
+    # Nothing was written, for a reason that stops the writer's work on the job:
+    DELETED = "deleted"  # the record is gone
+    NOT_OWNER = "not_owner"  # another replica owns it now
+    FINISHED = "finished"  # it is completed or failed, and the write would have reopened it
+    # Nothing was written, and nothing is known against the writer: other writers kept winning
+    # the compare-and-swap. Write it again later.
+    CONTENTION = "contention"
+
+    @property
+    def stops_the_job(self) -> bool:
+        return self in (Written.DELETED, Written.NOT_OWNER, Written.FINISHED)
+
+    def __bool__(self) -> bool:
+        return self is Written.WRITTEN
 
 
 @dataclass(frozen=True)
@@ -29,7 +50,7 @@ class JobStore(Protocol):
 
     async def get(self, job_id: str) -> JobRecord | None: ...
 
-    async def put(self, record: JobRecord, *, expect_owner: str | None = None) -> bool:
+    async def put(self, record: JobRecord, *, expect_owner: str | None = None) -> Written:
         """Write the record; with expect_owner, only if the stored one is still owned by it.
         Never turns a finished (completed or failed) record back into an unfinished one."""
         ...
@@ -60,3 +81,7 @@ def page(
         start = ids.index(after) + 1 if after in ids else len(ids)
     chunk = ordered[start : start + limit]
     return chunk, start + limit < len(ordered)
+
+
+class StoreUnavailable(Exception):
+    """The job store could not be reached."""

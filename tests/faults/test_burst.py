@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import Discovery, StageHold, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
+from framecast.testing.stack import Discovery, StageHold, stack_env, start_frontend, start_worker, wait_done, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 QUEUE_PER_WORKER = 2

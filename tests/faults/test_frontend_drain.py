@@ -10,29 +10,21 @@ import time
 import httpx
 import pytest
 
-from helpers import Discovery, StageHold, stack_env, start_frontend, start_worker, wait_for_workers
+from framecast.testing.stack import StageHold, generate_in_background, start_frontend, start_held_stack
 
 MODEL = "tiny-random-t2v"
 pytestmark = pytest.mark.faults
 
 
 def test_sigterm_on_a_frontend_answers_what_is_in_flight_then_exits(tiny_model, tmp_path):
-    discovery = Discovery("file", stack_env("file", None, tmp_path / "kv"))
-    hold = StageHold(tmp_path / "hold")
-    worker = start_worker(discovery, tiny_model, "fc-drain-fe", (tmp_path / "out").as_uri(), tmp_path, "worker", *hold.args())
-    frontend, base_url = start_frontend(discovery, "fc-drain-fe", tmp_path, "frontend")
+    held = start_held_stack(tiny_model, tmp_path, "fc-drain-fe")
+    discovery, hold, worker, frontend, base_url = held.discovery, held.hold, held.worker, held.frontend, held.base_url
     try:
-        wait_for_workers(base_url, MODEL, 1, processes=[worker, frontend])
         # Both jobs are in the frontend's hands, the first held in denoising, when the signal comes.
         hold.hold("denoising")
         job = httpx.post(f"{base_url}/v1/videos", json={"prompt": "background", "num_inference_steps": 6}).json()
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            in_flight = pool.submit(
-                httpx.post,
-                f"{base_url}/v1/videos/generations",
-                json={"model": MODEL, "prompt": "in flight", "num_inference_steps": 6, "response_format": "b64_json"},
-                timeout=180,
-            )
+            in_flight = generate_in_background(pool, base_url, MODEL, "in flight")
             StageHold.wait_held([worker], job["id"], "denoising")
             # The synchronous request is in the frontend's hands (its job is recorded) before the signal.
             deadline = time.monotonic() + 30
@@ -64,6 +56,4 @@ def test_sigterm_on_a_frontend_answers_what_is_in_flight_then_exits(tiny_model, 
         finally:
             restarted.stop()
     finally:
-        hold.release()
-        frontend.stop()
-        worker.stop()
+        held.stop()

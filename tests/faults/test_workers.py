@@ -17,15 +17,7 @@ import uuid
 import httpx
 import pytest
 
-from helpers import (
-    StageHold,
-    decode_mp4,
-    start_frontend,
-    start_worker,
-    wait_done,
-    wait_for_workers,
-    worker_instance,
-)
+from framecast.testing.stack import StageHold, decode_mp4, generate_in_background, start_frontend, start_worker, wait_done, wait_for_workers, worker_instance
 
 MODEL = "tiny-random-t2v"
 pytestmark = pytest.mark.faults
@@ -110,12 +102,7 @@ def test_a_synchronous_request_survives_its_worker_being_killed(stack):
     stack.start_frontend()
     stack.hold.hold("denoising")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(
-            httpx.post,
-            f"{stack.base_url}/v1/videos/generations",
-            json={"model": MODEL, "prompt": "sync survivor", "num_inference_steps": 6, "response_format": "b64_json"},
-            timeout=180,
-        )
+        pending = generate_in_background(pool, stack.base_url, MODEL, "sync survivor")
         deadline = time.monotonic() + 60
         while not (held := [worker for worker in stack.workers if " held at denoising" in worker.log_text()]):
             assert time.monotonic() < deadline, "the synchronous request never started"

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -314,3 +315,40 @@ class StageHold:
                     return worker
             time.sleep(0.02)
         raise AssertionError(f"no worker held {video_id} at {stage} within {timeout}s")
+
+
+@dataclass
+class HeldStack:
+    """One worker with a stage hold and one frontend, over file discovery, on one machine."""
+
+    discovery: Discovery
+    hold: StageHold
+    worker: ManagedProcess
+    frontend: ManagedProcess
+    base_url: str
+
+    def stop(self) -> None:
+        self.hold.release()
+        self.frontend.stop()
+        self.worker.stop()
+
+
+def start_held_stack(model_path: Path, root: Path, namespace: str, *frontend_args: str) -> HeldStack:
+    """Start it under `root` (logs, outputs, discovery files) and wait until the worker serves."""
+    discovery = Discovery("file", stack_env("file", None, root / "kv"))
+    hold = StageHold(root / "hold")
+    worker = start_worker(discovery, model_path, namespace, (root / "out").as_uri(), root, "worker", *hold.args())
+    frontend, base_url = start_frontend(discovery, namespace, root, "frontend", *frontend_args)
+    stack = HeldStack(discovery, hold, worker, frontend, base_url)
+    try:
+        wait_for_workers(base_url, model_path.name, 1, processes=[worker, frontend])
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def generate_in_background(pool, base_url: str, model: str, prompt: str, steps: int = 6) -> Future:
+    """A synchronous generation (its video inline) sent from `pool`, to be answered later."""
+    body = {"model": model, "prompt": prompt, "num_inference_steps": steps, "response_format": "b64_json"}
+    return pool.submit(httpx.post, f"{base_url}/v1/videos/generations", json=body, timeout=180)

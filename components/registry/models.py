@@ -1,0 +1,233 @@
+"""The model table: one ModelSpec per model framecast knows (data only)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from framecast.components.registry.spec import Defaults, Footprint, Limits, ModelSpec
+
+# The negative prompt Wan's authors ship as sample_neg_prompt (Wan2.1 and Wan2.2 configs).
+WAN_NEGATIVE_PROMPT = (
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，"
+    "JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，"
+    "手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
+)
+
+_WAN21_SIZES_480 = ("832x480", "480x832")
+_WAN21_SIZES_ALL = ("1280x720", "720x1280", "832x480", "480x832")
+
+
+def _wan_limits(sizes: tuple[str, ...], max_frames: int = 81, size_multiple: int = 16) -> Limits:
+    return Limits(
+        frame_step=4, min_frames=5, max_frames=max_frames, size_multiple=size_multiple,
+        min_pixels=256 * 256, max_pixels=1280 * 720, max_steps=200, sizes=sizes,
+    )  # fmt: skip
+
+
+REGISTRY: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+        aliases=("Wan2.1-T2V-1.3B",),
+        family="wan2.1",
+        pipeline_class="WanPipeline",
+        tasks=("t2v",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(832, 480, 81, 16, 50, 5.0, flow_shift=3.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=_wan_limits(_WAN21_SIZES_480),
+        footprint=Footprint(dit_params_b=1.3, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=6.0),
+        source="Wan-Video/Wan2.1 wan/configs/wan_t2v_1_3B.py, generate.py",
+    ),
+    ModelSpec(
+        id="Wan-AI/Wan2.1-T2V-14B-Diffusers",
+        aliases=("Wan2.1-T2V-14B",),
+        family="wan2.1",
+        pipeline_class="WanPipeline",
+        tasks=("t2v",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(1280, 720, 81, 16, 50, 5.0, flow_shift=5.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=_wan_limits(_WAN21_SIZES_ALL),
+        footprint=Footprint(dit_params_b=14.0, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=14.0),
+        serving_tp=2,
+        source="Wan-Video/Wan2.1 wan/configs/wan_t2v_14B.py, generate.py",
+    ),
+    ModelSpec(
+        id="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+        aliases=("Wan2.1-I2V-14B-480P",),
+        family="wan2.1",
+        pipeline_class="WanImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(832, 480, 81, 16, 40, 5.0, flow_shift=3.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=_wan_limits(_WAN21_SIZES_480),
+        footprint=Footprint(dit_params_b=14.0, text_encoder_params_b=5.7, other_params_b=0.76, activation_gb=8.0),
+        serving_tp=2,
+        source="Wan-Video/Wan2.1 wan/configs/wan_i2v_14B.py, generate.py",
+    ),
+    ModelSpec(
+        id="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
+        aliases=("Wan2.1-I2V-14B-720P",),
+        family="wan2.1",
+        pipeline_class="WanImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(1280, 720, 81, 16, 40, 5.0, flow_shift=5.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=_wan_limits(_WAN21_SIZES_ALL),
+        footprint=Footprint(dit_params_b=14.0, text_encoder_params_b=5.7, other_params_b=0.76, activation_gb=14.0),
+        serving_tp=2,
+        source="Wan-Video/Wan2.1 wan/configs/wan_i2v_14B.py, generate.py",
+    ),
+    ModelSpec(
+        id="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+        aliases=("Wan2.2-TI2V-5B",),
+        family="wan2.2",
+        pipeline_class="WanPipeline",
+        tasks=("t2v", "i2v"),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(1280, 704, 121, 24, 50, 5.0, flow_shift=5.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=dataclasses.replace(
+            _wan_limits(("1280x704", "704x1280"), max_frames=121, size_multiple=32),
+            max_pixels=1280 * 704,
+        ),
+        footprint=Footprint(dit_params_b=5.0, text_encoder_params_b=5.7, other_params_b=0.7, activation_gb=12.0),
+        source="Wan-Video/Wan2.2 wan/configs/wan_ti2v_5B.py and README (720P is 1280*704 or 704*1280)",
+    ),
+    ModelSpec(
+        id="Wan-AI/Wan2.2-T2V-A14B-Diffusers",
+        aliases=("Wan2.2-T2V-A14B",),
+        family="wan2.2",
+        pipeline_class="WanPipeline",
+        tasks=("t2v",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(
+            1280, 720, 81, 16, 40, 4.0, flow_shift=12.0, guidance_scale_2=3.0, negative_prompt=WAN_NEGATIVE_PROMPT
+        ),
+        limits=_wan_limits(_WAN21_SIZES_ALL),
+        # Two 14B experts (high and low noise), both resident.
+        footprint=Footprint(dit_params_b=28.0, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=14.0),
+        serving_tp=2,
+        source="Wan-Video/Wan2.2 wan/configs/wan_t2v_A14B.py",
+    ),
+    ModelSpec(
+        id="Wan-AI/Wan2.2-I2V-A14B-Diffusers",
+        aliases=("Wan2.2-I2V-A14B",),
+        family="wan2.2",
+        pipeline_class="WanImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(
+            1280, 720, 81, 16, 40, 3.5, flow_shift=5.0, guidance_scale_2=3.5, negative_prompt=WAN_NEGATIVE_PROMPT
+        ),
+        limits=_wan_limits(_WAN21_SIZES_ALL),
+        footprint=Footprint(dit_params_b=28.0, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=14.0),
+        serving_tp=2,
+        source="Wan-Video/Wan2.2 wan/configs/wan_i2v_A14B.py",
+    ),
+    ModelSpec(
+        id="hunyuanvideo-community/HunyuanVideo",
+        aliases=("HunyuanVideo", "tencent/HunyuanVideo"),
+        family="hunyuanvideo",
+        pipeline_class="HunyuanVideoPipeline",
+        tasks=("t2v",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(1280, 720, 129, 24, 50, 6.0, flow_shift=7.0),
+        limits=Limits(
+            frame_step=4, min_frames=5, max_frames=129, size_multiple=16, min_pixels=256 * 256,
+            max_pixels=1280 * 720, max_steps=200,
+            sizes=("1280x720", "720x1280", "1104x832", "832x1104", "960x960",
+                   "960x544", "544x960", "832x624", "624x832", "720x720"),
+        ),  # fmt: skip
+        footprint=Footprint(dit_params_b=13.0, text_encoder_params_b=8.2, other_params_b=0.25, activation_gb=20.0),
+        # guidance_scale is the embedded (distilled) guidance; true CFG stays off.
+        serving_tp=2,
+        source="Tencent/HunyuanVideo README, hyvideo/config.py, sample_video.py; diffusers HunyuanVideoPipeline",
+    ),
+    ModelSpec(
+        id="THUDM/CogVideoX-2b",
+        aliases=("zai-org/CogVideoX-2b", "CogVideoX-2b"),
+        family="cogvideox",
+        pipeline_class="CogVideoXPipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="float16",
+        defaults=Defaults(720, 480, 49, 8, 50, 6.0),
+        limits=Limits(
+            frame_step=8, min_frames=9, max_frames=49, size_multiple=16, min_pixels=720 * 480,
+            max_pixels=720 * 480, max_steps=200, sizes=("720x480",), only_listed_sizes=True,
+        ),  # fmt: skip
+        footprint=Footprint(dit_params_b=1.7, text_encoder_params_b=4.8, other_params_b=0.22, activation_gb=6.0),
+        source="zai-org/CogVideo README (720x480 only; frames 8N+1, N <= 6; 8 fps; FP16 for 2B)",
+    ),
+    ModelSpec(
+        id="THUDM/CogVideoX-5b",
+        aliases=("zai-org/CogVideoX-5b", "CogVideoX-5b"),
+        family="cogvideox",
+        pipeline_class="CogVideoXPipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(720, 480, 49, 8, 50, 6.0),
+        limits=Limits(
+            frame_step=8, min_frames=9, max_frames=49, size_multiple=16, min_pixels=720 * 480,
+            max_pixels=720 * 480, max_steps=200, sizes=("720x480",), only_listed_sizes=True,
+        ),  # fmt: skip
+        footprint=Footprint(dit_params_b=5.6, text_encoder_params_b=4.8, other_params_b=0.22, activation_gb=8.0),
+        source="zai-org/CogVideo README (720x480 only; frames 8N+1, N <= 6; 8 fps; BF16 for 5B)",
+    ),
+    ModelSpec(
+        id="Lightricks/LTX-Video",
+        aliases=("LTX-Video",),
+        family="ltx-video",
+        pipeline_class="LTXPipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(704, 512, 161, 25, 50, 3.0),
+        limits=Limits(
+            frame_step=8, min_frames=9, max_frames=257, size_multiple=32, min_pixels=256 * 256,
+            max_pixels=1280 * 720, max_steps=200, sizes=("768x512", "704x512", "704x480"),
+        ),  # fmt: skip
+        footprint=Footprint(dit_params_b=1.9, text_encoder_params_b=4.8, other_params_b=0.4, activation_gb=6.0),
+        # The scheduler derives its shift from the sequence length, so no flow_shift default.
+        source="diffusers LTXPipeline defaults; Lightricks/LTX-Video README (sizes /32, frames 8k+1, up to 257)",
+    ),
+    ModelSpec(
+        id="framecast/synthetic",
+        aliases=("synthetic",),
+        family="synthetic",
+        pipeline_class="",
+        tasks=("t2v",),
+        backends=("synthetic",),
+        dtype="float32",
+        defaults=Defaults(832, 480, 81, 16, 4, 5.0),
+        limits=Limits(
+            frame_step=4, min_frames=1, max_frames=513, size_multiple=16, min_pixels=16 * 16,
+            max_pixels=1920 * 1088, max_steps=1000,
+        ),  # fmt: skip
+        footprint=None,
+        source="framecast.components.backends.synthetic_backend (no model: generated frames)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-wan2.1-t2v",
+        aliases=("tiny-random-t2v",),
+        family="tiny",
+        pipeline_class="WanPipeline",
+        tasks=("t2v",),
+        backends=("diffusers", "sglang"),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 8, 4, 5.0, flow_shift=3.0),
+        limits=Limits(
+            frame_step=4, min_frames=1, max_frames=129, size_multiple=16, min_pixels=16 * 16,
+            max_pixels=256 * 256, max_steps=1000,
+        ),  # fmt: skip
+        footprint=None,
+        source="framecast.components.tiny_model (random weights, built offline)",
+    ),
+)

@@ -1,0 +1,164 @@
+"""Which job goes to which worker, and when: one queue per model, a round-robin turn among the
+model's idle workers, quarantined workers skipped, and a queue that fails when its model has had
+no live worker for too long. Pure logic over a view of the live workers: no store, no request."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from framecast.frontend.discovery import ServedModel, WorkerInstance
+from framecast.frontend.quarantine import Quarantine
+
+
+class LiveWorkers(Protocol):
+    def models(self) -> dict[str, ServedModel]: ...
+
+
+class Slot:
+    """A job's place on one worker: generating until its generator is freed, held until the job
+    leaves the worker (encoded and stored). Both ends are idempotent."""
+
+    def __init__(self, scheduler: Scheduler, instance: WorkerInstance):
+        self.instance = instance
+        self._scheduler = scheduler
+        self._generating = True
+        self._held = True
+
+    def free_generator(self) -> None:
+        if self._generating:
+            self._generating = False
+            self._scheduler._generating[self.instance.instance_id] -= 1
+            self._scheduler._changed.set()
+
+    def release(self) -> None:
+        self.free_generator()
+        if self._held:
+            self._held = False
+            self._scheduler._held[self.instance.instance_id] -= 1
+            self._scheduler._changed.set()
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    job_id: str
+    slot: Slot
+    waited_s: float  # in the queue
+
+
+@dataclass(frozen=True)
+class NoWorker:
+    """The model had no live worker for the no-worker timeout: these queued jobs fail."""
+
+    model: str
+    job_ids: list[str]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        workers: LiveWorkers,
+        quarantine: Quarantine,
+        *,
+        no_worker_timeout_s: float,
+        jobs_held_per_worker: int = 3,
+        recheck_s: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._workers = workers
+        self._quarantine = quarantine
+        self._no_worker_timeout_s = no_worker_timeout_s
+        # A worker takes a job while nothing generates there, and while it holds fewer jobs than
+        # this (the others being encoded and stored).
+        self._jobs_held_per_worker = jobs_held_per_worker
+        # New workers appear without a signal, so a waiting model looks again this often.
+        self._recheck_s = recheck_s
+        self._clock = clock
+        self._queues: dict[str, collections.deque[str]] = {}
+        self._model_of: dict[str, str] = {}
+        self._enqueued_at: dict[str, float] = {}
+        self._generating: collections.Counter[int] = collections.Counter()
+        self._held: collections.Counter[int] = collections.Counter()
+        self._last_turn: dict[str, int] = {}
+        self._changed = asyncio.Event()
+
+    # -- queues -------------------------------------------------------------------------------
+
+    def enqueue(self, model: str, job_id: str, *, first: bool = False) -> None:
+        """Queue a job; `first`: ahead of the others (a job run again after its worker was lost)."""
+        queue = self._queues.setdefault(model, collections.deque())
+        queue.appendleft(job_id) if first else queue.append(job_id)
+        self._model_of[job_id] = model
+        self._enqueued_at[job_id] = self._clock()
+        self._changed.set()
+
+    def remove(self, job_id: str) -> bool:
+        """Take a queued job out (deleted, or its client went away). False when it is not queued."""
+        model = self._model_of.pop(job_id, None)
+        self._enqueued_at.pop(job_id, None)
+        if model is None:
+            return False
+        self._queues[model].remove(job_id)
+        return True
+
+    def depth(self, model: str) -> int:
+        return len(self._queues.get(model, ()))
+
+    def queued_models(self) -> set[str]:
+        return set(self._queues)
+
+    def _take(self, model: str) -> str:
+        job_id = self._queues[model].popleft()
+        self._model_of.pop(job_id, None)
+        return job_id
+
+    # -- choosing a worker --------------------------------------------------------------------
+
+    def live(self, model: str) -> list[WorkerInstance]:
+        served = self._workers.models().get(model)
+        return [instance for instance in (served.instances if served else []) if instance.instance_id not in self._quarantine]
+
+    def _is_free(self, instance: WorkerInstance) -> bool:
+        instance_id = instance.instance_id
+        return not self._generating[instance_id] and self._held[instance_id] < self._jobs_held_per_worker
+
+    def _next_turn(self, model: str, idle: list[WorkerInstance]) -> WorkerInstance:
+        """Round-robin: the first idle worker after the one this model was last sent to."""
+        ordered = sorted(idle, key=lambda instance: instance.instance_id)
+        last = self._last_turn.get(model)
+        chosen = next((instance for instance in ordered if last is None or instance.instance_id > last), ordered[0])
+        self._last_turn[model] = chosen.instance_id
+        return chosen
+
+    async def next(self, model: str) -> Dispatch | NoWorker:
+        """Wait for a queued job of the model and a free worker for it, and reserve the worker.
+        NoWorker (with every queued job) once the model has had no live worker for the timeout."""
+        queue = self._queues.setdefault(model, collections.deque())
+        last_live = self._clock()
+        while True:
+            now = self._clock()
+            live = self.live(model) if queue else []
+            if not queue or live:
+                last_live = now  # a model with nothing queued is not waiting for anyone
+            elif now - last_live > self._no_worker_timeout_s:
+                job_ids = [self._take(model) for _ in range(len(queue))]
+                for job_id in job_ids:
+                    self._enqueued_at.pop(job_id, None)
+                return NoWorker(model, job_ids)
+            idle = [instance for instance in live if self._is_free(instance)]
+            # Looked at again after every wait: the job that was waiting may have been removed.
+            if queue and idle:
+                instance = self._next_turn(model, idle)
+                job_id = self._take(model)
+                self._generating[instance.instance_id] += 1
+                self._held[instance.instance_id] += 1
+                waited = now - self._enqueued_at.pop(job_id, now)
+                return Dispatch(job_id, Slot(self, instance), waited)
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=self._recheck_s)

@@ -1,0 +1,149 @@
+"""What the video routes do, apart from HTTP: take a request to the job engine, read and list
+jobs as the caller's tenant may see them, and turn every refusal into an ApiError whose code
+says what happened. The routes in videos.py only parse and answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable
+from typing import Literal
+
+from framecast.frontend.discovery import NoWorkerError, UnknownModelError
+from framecast.frontend.errors import ApiError
+from framecast.frontend.jobs.events import SyncResult
+from framecast.frontend.jobs.intake import WorkerRejected
+from framecast.frontend.jobs.manager import JobManager
+from framecast.frontend.jobs.record import JobRecord
+from framecast.frontend.jobs.store import page
+from framecast.frontend.security import Caller
+from framecast.protocol import ErrorCode, VideoDeleted, VideoJobError, VideoJobList, VideoRequestBase
+
+log = logging.getLogger(__name__)
+
+_VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
+
+
+def _not_found(video_id: str) -> ApiError:
+    return ApiError(ErrorCode.VIDEO_NOT_FOUND, f"no video {video_id!r}", param="video_id")
+
+
+class VideoService:
+    def __init__(self, jobs: JobManager):
+        self.jobs = jobs
+
+    @property
+    def poll_after_ms(self) -> int:
+        return self.jobs.settings.poll_after_ms
+
+    # -- creating -----------------------------------------------------------------------------
+
+    async def create(self, body: VideoRequestBase, kind: str, caller: Caller | None) -> JobRecord:
+        """A new job. Refusals of the job engine that are not ApiErrors (QueueFull, TooManyJobs,
+        StoreUnavailable, RequestFieldError) are answered by the app's error handlers."""
+        try:
+            return await self.jobs.submit(body, kind, tenant=caller.tenant if caller else None)
+        except NoWorkerError as error:
+            raise ApiError(ErrorCode.NO_LIVE_WORKER, f"{error}; try again when a worker is up", param="model") from None
+        except UnknownModelError as error:
+            if not error.model:
+                served = ", ".join(error.served)
+                raise ApiError(ErrorCode.MISSING_FIELD, f"model is required: this server serves {served}", param="model") from None
+            message = f"model {error.model!r} is not served here; served: {', '.join(error.served)}"
+            raise ApiError(ErrorCode.MODEL_NOT_FOUND, message, param="model") from None
+        except WorkerRejected as rejected:
+            raise ApiError.from_body(rejected.body) from None
+
+    async def generate(self, body: VideoRequestBase, caller: Caller | None, gone: Awaitable[None]) -> SyncResult:
+        """A synchronous generation: its result once the job ends, or an ApiError with the job's
+        own code. `gone` completes when the client disconnects; the job is then cancelled (its
+        worker stops at the next step)."""
+        record = await self.create(body, "sync", caller)
+        waiter = asyncio.ensure_future(self.jobs.wait(record.id))
+        listener = asyncio.ensure_future(gone)
+        try:
+            await asyncio.wait({waiter, listener}, return_when=asyncio.FIRST_COMPLETED)
+            if not waiter.done():
+                await self.jobs.abandon(record.id, "the client disconnected")
+            result = await waiter
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        record = result.record
+        if record.status != "completed" or result.final is None or "video" not in record.outputs:
+            error = record.error or VideoJobError(
+                code=ErrorCode.GENERATION_FAILED, message=f"video {record.id} ended without a video"
+            )
+            raise ApiError(error.code, error.message, param=error.param)
+        return result
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def retrieve(self, video_id: str, caller: Caller | None) -> JobRecord:
+        """The job, if the caller's tenant may see it. Another tenant's job is "not found", as a
+        job that does not exist: the answer tells nothing of other tenants."""
+        if not _VIDEO_ID.fullmatch(video_id):
+            raise _not_found(video_id)
+        record = await self.jobs.get(video_id)
+        if record is None or not _visible(record, caller):
+            raise _not_found(video_id)
+        return record
+
+    async def list(self, caller: Caller | None, after: str | None, limit: int, order: Literal["asc", "desc"]) -> VideoJobList:
+        visible = [record for record in await self.jobs.all() if _visible(record, caller)]
+        records, has_more = page(visible, after, limit, order)
+        videos = [record.to_video() for record in records]
+        return VideoJobList(
+            data=videos,
+            first_id=videos[0].id if videos else None,
+            last_id=videos[-1].id if videos else None,
+            has_more=has_more,
+        )
+
+    async def delete(self, video_id: str, caller: Caller | None) -> VideoDeleted:
+        await self.retrieve(video_id, caller)
+        if not await self.jobs.delete(video_id):
+            raise _not_found(video_id)
+        return VideoDeleted(id=video_id)
+
+    async def stored_output(self, video_id: str, variant: str, caller: Caller | None) -> str:
+        """The storage URL of a completed job's output."""
+        record = await self.retrieve(video_id, caller)
+        if record.status != "completed":
+            detail = f": {record.error.message}" if record.error else ""
+            message = f"video {video_id} is {record.status}{detail}; its content exists once it is completed"
+            raise ApiError(ErrorCode.VIDEO_NOT_READY, message, param="video_id")
+        if record.expired or (record.expires_at and time.time() >= record.expires_at):
+            if not record.expired:
+                await self.jobs.expire(record)
+            raise ApiError(ErrorCode.VIDEO_EXPIRED, f"video {video_id} expired; its content is deleted", param="video_id")
+        url = record.outputs.get(variant)
+        if url is None:
+            raise ApiError(ErrorCode.VARIANT_NOT_FOUND, f"video {video_id} has no {variant}", param="variant")
+        return url
+
+    async def events(self, video_id: str, caller: Caller | None) -> AsyncIterator[dict]:
+        """Server-sent events of a job the caller may see (checked before the first event): the
+        video object at every change of status, progress or stage, until it ends or is deleted."""
+        await self.retrieve(video_id, caller)
+        return self._changes(video_id)
+
+    async def _changes(self, video_id: str) -> AsyncIterator[dict]:
+        last = None
+        async for record in self.jobs.follow(video_id):
+            if record is None:
+                yield {"event": "deleted", "data": json.dumps({"id": video_id, "object": "video.deleted", "deleted": True})}
+                return
+            state = (record.status, record.progress, record.stage)
+            if state != last:
+                last = state
+                yield {"event": "video", "data": record.to_video().model_dump_json()}
+
+
+def _visible(record: JobRecord, caller: Caller | None) -> bool:
+    return caller is None or caller.sees(record.tenant)
