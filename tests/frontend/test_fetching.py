@@ -4,6 +4,7 @@ allow-list where a test means them to be reachable."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import io
 import ipaddress
@@ -15,6 +16,8 @@ from PIL import Image
 
 from framecast.frontend.fetching import FetchPolicy, FetchRefused, SafeFetcher
 from framecast.frontend.images import ImageRefused, normalize_image
+from framecast.frontend.references import read_reference
+from framecast.protocol import RequestFieldError
 
 
 def png(width: int = 8, height: int = 4, color=(200, 30, 30)) -> bytes:
@@ -188,3 +191,29 @@ def test_a_decompression_bomb_is_refused_before_its_pixels_are_read():
 def test_what_is_not_an_image_is_refused(data):
     with pytest.raises(ImageRefused):
         normalize_image(data)
+
+
+async def test_one_image_reads_the_same_as_an_upload_a_data_url_and_an_http_url(servers):
+    allowed, _ = servers
+    as_upload = await read_reference(png(), fetcher())
+    as_data_url = await read_reference("data:image/png;base64," + base64.b64encode(png()).decode(), fetcher())
+    as_http_url = await read_reference(f"{allowed.url}/image.png", fetcher())
+    assert as_upload == as_data_url == as_http_url and (as_upload.width, as_upload.height) == (8, 4)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("http://169.254.169.254/latest/meta-data", "does not fetch from"),
+        ("data:text/plain;base64,aGVsbG8=", "not an image"),
+        ("data:image/png,notbase64", "must be base64"),
+        ("data:image/png;base64,@@@", "not valid base64"),
+        ("data:image/png;base64," + base64.b64encode(b"not an image").decode(), "not an image Pillow can read"),
+        ("s3://bucket/key.png", "file upload, a data: URL or an http(s) URL"),
+        (b"x" * 2000, "at most 1000 are taken"),
+    ],
+)
+async def test_every_refusal_names_input_reference(value, says):
+    with pytest.raises(RequestFieldError) as refused:
+        await read_reference(value, fetcher(max_bytes=1000))
+    assert refused.value.param == "input_reference" and says in refused.value.message, refused.value.message
