@@ -15,11 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-from framecast.protocol import Stage
-
 log = logging.getLogger(__name__)
 
-HOLDABLE_STAGES = (Stage.DENOISING, Stage.DECODING, Stage.ENCODING, Stage.STORING)
 _POLL_S = 0.02
 
 

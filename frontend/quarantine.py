@@ -30,9 +30,6 @@ class Quarantine:
         for instance_id in [held for held in self._reasons if held not in listed]:
             del self._reasons[instance_id]
 
-    def reason(self, instance_id: int) -> str | None:
-        return self._reasons.get(instance_id)
-
     def __contains__(self, instance_id: int) -> bool:
         return instance_id in self._reasons
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from framecast.frontend.errors import ApiError, BodyTooLarge
-from framecast.protocol import ErrorCode, ErrorResponse
+from framecast.frontend.errors import ApiError, BodyTooLarge, api_error_response
+from framecast.protocol import ErrorCode
 
 # Routes open without a key: load balancers and Kubernetes probes call them (they tell
 # nothing but "up" and "ready").
@@ -68,17 +66,9 @@ def load_api_keys(
     return callers
 
 
-async def _send_error(send, error: ApiError, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    """The error as the app's handlers would answer it, sent from middleware (before the app)."""
-    payload = json.dumps(ErrorResponse(error=error.body).model_dump()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+async def _send_error(scope, receive, send, error: ApiError) -> None:
+    """The error as the app's handlers answer it, sent from middleware (before the app)."""
+    await api_error_response(error)(scope, receive, send)
 
 
 class ApiKeyMiddleware:
@@ -102,7 +92,8 @@ class ApiKeyMiddleware:
         caller = self._caller(presented.strip()) if scheme.lower() == b"bearer" and presented else None
         if caller is None:
             message = "missing API key: send Authorization: Bearer <key>" if not header else "invalid API key"
-            return await _send_error(send, ApiError(ErrorCode.INVALID_API_KEY, message), [(b"www-authenticate", b"Bearer")])
+            refused = ApiError(ErrorCode.INVALID_API_KEY, message, headers={"www-authenticate": "Bearer"})
+            return await _send_error(scope, receive, send, refused)
         scope.setdefault("state", {})["caller"] = caller
         return await self.app(scope, receive, send)
 
@@ -120,7 +111,7 @@ class BodySizeLimitMiddleware:
         too_large = ApiError(ErrorCode.BODY_TOO_LARGE, str(BodyTooLarge(self.limit)))
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await _send_error(send, too_large)
+            return await _send_error(scope, receive, send, too_large)
         received = 0
         started = False
 
@@ -142,4 +133,4 @@ class BodySizeLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_error(send, too_large)
+                await _send_error(scope, receive, send, too_large)

@@ -25,8 +25,7 @@ class OptionSpec:
     help: str
     flag: str | None = None  # default: --field-name
     choices: tuple[str, ...] | None = None
-    # A bool option with a default of None takes --flag / --no-flag ("unset" lets the code decide).
-    metavar: str | None = None
+    metavar: str | None = None  # default: the flag's name in capitals
 
 
 def option(default: Any, help: str, *, flag: str | None = None, choices: tuple[str, ...] | None = None, metavar=None):
@@ -81,6 +80,7 @@ def add_options(parser: argparse.ArgumentParser, settings_class: type, title: st
         shown = "" if field.default is None else f"default {field.default}; "
         arguments: dict[str, Any] = {"dest": field.name, "default": default, "help": f"{spec.help} ({shown}${env})"}
         if kind is bool:
+            # A default of None takes --flag / --no-flag ("unset" lets the code decide).
             arguments["action"] = argparse.BooleanOptionalAction if field.default is None else "store_true"
         else:
             metavar = None if spec.choices else spec.metavar or flag_of(field)[2:].upper().replace("-", "_")

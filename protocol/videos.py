@@ -175,6 +175,10 @@ class WorkerVideoRequest(VideoGenerationRequest):
     # Resolve and check the request, answer with what it resolved to, and generate nothing.
     validate_only: bool = False
 
+    def wire(self, **fields: object) -> dict:
+        """The request as the request plane carries it (JSON), with `fields` set."""
+        return self.model_dump(mode="json", exclude_none=True) | fields
+
 
 class VideoData(BaseModel):
     output_format: str = "mp4"

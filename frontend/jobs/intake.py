@@ -149,8 +149,7 @@ class Intake:
 
     async def _check_with(self, request: WorkerVideoRequest, instance: WorkerInstance) -> WorkerVideoMessage:
         answer = None
-        wire = request.model_dump(mode="json", exclude_none=True) | {"validate_only": True}
-        async for message in self._directory.generate(wire, instance.instance_id):
+        async for message in self._directory.generate(request.wire(validate_only=True), instance.instance_id):
             answer = WorkerVideoMessage.model_validate(message)
         if answer is None:
             raise RuntimeError("the worker did not answer the request check")

@@ -175,7 +175,7 @@ class JobManager:
             await self.writer.save(record, force=True)
             end = await run_on_worker(
                 record,
-                lambda: self.directory.generate(record.wire(stream=True), instance.instance_id, context),
+                lambda: self.directory.generate(record.request.wire(stream=True), instance.instance_id, context),
                 stall_timeout_s=self.settings.stall_timeout_s,
                 on_progress=self.writer.save,
                 on_generation_freed=slot.free_generator,
@@ -318,10 +318,4 @@ class JobManager:
 
     async def wait(self, job_id: str) -> SyncResult:
         return await self.events.wait(job_id)
-
-    async def take_over_orphans(self) -> None:
-        await self.replicas.take_over_orphans()
-
-    async def sweep(self) -> None:
-        await self.replicas.sweep()
 

@@ -47,10 +47,6 @@ class JobRecord(BaseModel):
     # Past expires_at: its outputs are deleted.
     expired: bool = False
 
-    def wire(self, **fields) -> dict:
-        """The request as the request plane carries it (JSON), with `fields` set."""
-        return self.request.model_dump(mode="json", exclude_none=True) | fields
-
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
