@@ -1,20 +1,25 @@
-"""Wan2.1-T2V-1.3B at full size with random weights (no download), through framecast's own
-diffusers backend: seconds per denoising step, DiT FLOPs and model-FLOP utilisation, VAE
-decode time, peak GPU memory; with --through-stack also the same video through a worker and
-the frontend (real processes, file discovery) against the backend alone.
+"""Wan2.1 at full size with random weights (no download), through framecast's own diffusers
+backend: seconds per denoising step, DiT FLOPs and model-FLOP utilisation, VAE decode time,
+peak GPU memory; with --through-stack also the same video through a worker and the frontend
+(real processes, file discovery) against the backend alone.
 
-    python benchmarks/gpu_wan.py --through-stack       # on a GPU: 832x480, 81 frames, bf16, 4 steps
+    python benchmarks/gpu_wan.py --through-stack       # on a GPU: T2V 1.3B, 832x480, 81 frames, bf16, 4 steps
+    python benchmarks/gpu_wan.py --task i2v --through-stack   # I2V 14B 480P, the same video from an image
     python benchmarks/gpu_wan.py --scale tiny --device cpu --size 64x64 --frames 9   # smoke run
 
-The model is the published Wan2.1 1.3B architecture (DiT dim 1536, 30 layers, 12 heads, FFN
-8960; umT5-XXL text encoder; Wan VAE) with random weights, written once in diffusers format
-and then loaded by the backend exactly as a downloaded checkpoint would be.
+T2V is the published Wan2.1 1.3B architecture (DiT dim 1536, 30 layers, 12 heads, FFN 8960);
+I2V the published Wan2.1 I2V 14B one (dim 5120, 40 layers, 40 heads, FFN 13824, 36 input
+channels, image cross-attention fed by a CLIP ViT-H/14 image encoder); both with the umT5-XXL
+text encoder and the Wan VAE, random weights, written once in diffusers format and then loaded
+by the backend exactly as a downloaded checkpoint would be.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
+import io
 import json
 import math
 import platform
@@ -30,6 +35,17 @@ WAN_1_3B_DIT = dict(
     text_dim=4096, freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True,
     qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024,
 )  # fmt: skip
+WAN_14B_I2V_DIT = dict(
+    patch_size=(1, 2, 2), num_attention_heads=40, attention_head_dim=128, in_channels=36, out_channels=16,
+    text_dim=4096, freq_dim=256, ffn_dim=13824, num_layers=40, cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024, image_dim=1280, added_kv_proj_dim=5120,
+)  # fmt: skip
+# open-clip ViT-H/14 as Wan2.1 I2V ships it (penultimate hidden states: 257 tokens of 1280).
+CLIP_VIT_H = dict(
+    hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=16, image_size=224,
+    patch_size=14, projection_dim=1024, hidden_act="gelu",
+)  # fmt: skip
+IMAGE_TOKENS = 257
 UMT5_XXL = dict(
     vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
     relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
@@ -41,13 +57,15 @@ def dit_flops_per_forward(width: int, height: int, frames: int, dit: dict, text_
     d = dit["num_attention_heads"] * dit["attention_head_dim"]
     latent_frames = (frames - 1) // 4 + 1
     tokens = latent_frames * (height // 16) * (width // 16)
+    # I2V: the image's CLIP tokens get key/value projections and a cross-attention of their own.
+    image_tokens = IMAGE_TOKENS if dit.get("image_dim") else 0
     per_block_linear = (
         2 * tokens * (4 * d * d)  # self-attention q, k, v, o
         + 2 * tokens * (2 * d * d)  # cross-attention q, o
-        + 2 * text_tokens * (2 * d * d)  # cross-attention k, v over the text
+        + 2 * (text_tokens + image_tokens) * (2 * d * d)  # cross-attention k, v over the text (and image)
         + 2 * tokens * (2 * d * dit["ffn_dim"])  # feed-forward
     )
-    per_block_attention = 4 * tokens * tokens * d + 4 * tokens * text_tokens * d
+    per_block_attention = 4 * tokens * tokens * d + 4 * tokens * (text_tokens + image_tokens) * d
     layers = dit["num_layers"]
     return {
         "tokens": tokens,
@@ -57,24 +75,29 @@ def dit_flops_per_forward(width: int, height: int, frames: int, dit: dict, text_
     }
 
 
-def build_full_size_model(path: Path, device: str) -> None:
-    """Write the Wan2.1 1.3B architecture with random weights in diffusers format."""
+def build_full_size_model(path: Path, device: str, task: str = "t2v") -> None:
+    """Write the Wan2.1 1.3B T2V (or 14B I2V) architecture with random weights in diffusers format."""
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
-    from transformers import UMT5Config, UMT5EncoderModel
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline, WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
 
     from framecast.components.tiny_model import build_tiny_pipeline
 
     tokenizer = build_tiny_pipeline().tokenizer  # word-level; token ids stay below the UMT5 vocabulary
-    # Initialise on the GPU: random init of 7B parameters on CPU takes minutes.
+    # Initialise on the GPU: random init of billions of parameters on CPU takes many minutes.
     with torch.device(device):
         text_encoder = UMT5EncoderModel(UMT5Config(**UMT5_XXL)).to(torch.bfloat16)
-        transformer = WanTransformer3DModel(**WAN_1_3B_DIT).to(torch.bfloat16)
+        transformer = WanTransformer3DModel(**(WAN_14B_I2V_DIT if task == "i2v" else WAN_1_3B_DIT)).to(torch.bfloat16)
         vae = AutoencoderKLWan()  # the published Wan VAE configuration is the class default
+        image_encoder = CLIPVisionModel(CLIPVisionConfig(**CLIP_VIT_H)).to(torch.bfloat16) if task == "i2v" else None
     scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
-    pipeline = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer)
+    parts = dict(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer)
+    if task == "i2v":
+        pipeline = WanImageToVideoPipeline(**parts, image_encoder=image_encoder, image_processor=CLIPImageProcessor())
+    else:
+        pipeline = WanPipeline(**parts)
     pipeline.save_pretrained(path)
-    del pipeline, text_encoder, transformer, vae
+    del pipeline, text_encoder, transformer, vae, image_encoder
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
 
@@ -106,6 +129,8 @@ def through_stack(args, model_dir: Path, params, frames, backend_s: float) -> di
                 "model": model_dir.resolve().name, "prompt": params.prompt, "size": f"{params.width}x{params.height}",
                 "num_frames": params.num_frames, "fps": params.fps, "guidance_scale": params.guidance_scale, "seed": 0,
             }  # fmt: skip
+            if params.image is not None:
+                body["input_reference"] = "data:image/png;base64," + base64.b64encode(png_bytes(params.image)).decode()
             for steps in (1, params.num_inference_steps):  # the first warms the worker up, as above
                 started = time.perf_counter()
                 response = httpx.post(f"{base_url}/v1/videos/generations", json=body | {"num_inference_steps": steps}, timeout=3600)
@@ -122,10 +147,26 @@ def through_stack(args, model_dir: Path, params, frames, backend_s: float) -> di
     }
 
 
+def png_bytes(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_image(width: int, height: int):
+    """A smooth picture (gradients), the kind of input image-to-video gets."""
+    import numpy as np
+    from PIL import Image
+
+    x, y = np.meshgrid(np.linspace(0, 255, width), np.linspace(0, 255, height))
+    return Image.fromarray(np.stack([x, y, 255 - x], axis=-1).astype(np.uint8))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=["full", "tiny"], default="full")
-    parser.add_argument("--model-dir", type=Path, default=Path("models/random-wan2.1-1.3b"), help="where the random model is written")
+    parser.add_argument("--task", choices=["t2v", "i2v"], default="t2v", help="i2v: Wan2.1 I2V 14B from an image")
+    parser.add_argument("--model-dir", type=Path, help="where the random model is written (default: models/random-wan2.1-<model>)")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--size", default="832x480")
@@ -147,16 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     from framecast.components.tiny_model import build_tiny_model
 
     width, height = (int(side) for side in args.size.split("x"))
-    spec = lookup("Wan-AI/Wan2.1-T2V-1.3B-Diffusers" if args.scale == "full" else "framecast/tiny-random-wan2.1-t2v")
+    registry_ids = {
+        ("full", "t2v"): "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", ("full", "i2v"): "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+        ("tiny", "t2v"): "framecast/tiny-random-wan2.1-t2v", ("tiny", "i2v"): "framecast/tiny-random-wan2.1-i2v",
+    }  # fmt: skip
+    spec = lookup(registry_ids[args.scale, args.task])
+    model_dir = args.model_dir or Path("models") / ("random-wan2.1-1.3b" if args.task == "t2v" else "random-wan2.1-i2v-14b")
     started = time.perf_counter()
     if args.scale == "tiny":
-        model_dir = build_tiny_model(args.model_dir.with_name("tiny-random-t2v"))
+        model_dir = build_tiny_model(model_dir.with_name(f"tiny-random-{args.task}"), kind=args.task)
         dit_config = json.loads((model_dir / "transformer" / "config.json").read_text())
     else:
-        model_dir = args.model_dir
         if not (model_dir / "model_index.json").exists():
-            build_full_size_model(model_dir, args.device)
-        dit_config = WAN_1_3B_DIT
+            build_full_size_model(model_dir, args.device, args.task)
+        dit_config = WAN_14B_I2V_DIT if args.task == "i2v" else WAN_1_3B_DIT
     build_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -179,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     params = GenerationParams(
         prompt="a corgi surfing a wave at sunset", negative_prompt="", width=width, height=height,
         num_frames=args.frames, fps=16, num_inference_steps=args.steps, guidance_scale=args.guidance_scale, seed=0,
+        image=test_image(width, height) if args.task == "i2v" else None,
     )  # fmt: skip
     # A one-step run first: kernels are compiled and tuned before the measured run.
     backend.generate(dataclasses.replace(params, num_inference_steps=1), lambda *_: None)
@@ -203,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "device": gpu_name,
         "scale": args.scale,
+        "task": args.task,
         "size": f"{width}x{height}",
         "frames": args.frames,
         "dtype": str(backend.dtype).removeprefix("torch."),

@@ -60,3 +60,20 @@ def encode_mp4(frames: np.ndarray, fps: int, settings: EncoderSettings = Encoder
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return buffer.getvalue()
+
+
+# Image formats a text-to-image request may ask for -> Pillow's name and save options.
+_IMAGE_FORMATS = {"png": ("PNG", {}), "jpeg": ("JPEG", {"quality": 92}), "webp": ("WEBP", {"quality": 92})}
+
+
+def encode_image(frame: np.ndarray, output_format: str) -> bytes:
+    """One uint8 frame (height, width, 3) as a png, jpeg or webp file."""
+    from PIL import Image
+
+    try:
+        name, options = _IMAGE_FORMATS[output_format]
+    except KeyError:
+        raise ValueError(f"output_format {output_format!r}: choose one of {', '.join(_IMAGE_FORMATS)}") from None
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format=name, **options)
+    return buffer.getvalue()

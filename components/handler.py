@@ -15,14 +15,16 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from framecast.components.backends import GenerationCancelled, VideoBackend
-from framecast.components.encoding import EncoderSettings, encode_mp4
+from framecast.components.encoding import EncoderSettings, encode_image, encode_mp4
 from framecast.components.hold import StageHold
+from framecast.components.inputs import InputImages, closest_size, fit_image
 from framecast.components.metrics import WorkerMetrics
 from framecast.components.previews import spritesheet_jpeg, thumbnail_jpeg
 from framecast.components.registry import GenerationParams, ModelSpec
@@ -95,6 +97,7 @@ class VideoRequestHandler:
         max_inline_bytes: int = 24 * 2**20,
         metrics: WorkerMetrics | None = None,
         hold: StageHold | None = None,
+        inputs: InputImages | None = None,
     ):
         # A base64 answer travels in one request-plane message; larger videos go by reference.
         self.max_inline_bytes = max_inline_bytes
@@ -110,6 +113,7 @@ class VideoRequestHandler:
         self.draining = False
         self.metrics = metrics or WorkerMetrics(model_name)
         self.hold = hold or StageHold(None)
+        self.inputs = inputs or InputImages((Path.cwd() / "inputs").as_uri())
         self.metrics.track_in_flight(lambda: self._in_flight)
 
     def start_draining(self) -> None:
@@ -154,7 +158,7 @@ class VideoRequestHandler:
             return
         try:
             parsed = WorkerVideoRequest.model_validate(request)
-            params = self._resolve(parsed)
+            params = await asyncio.to_thread(self._resolve, parsed)
         except ValidationError as error:
             self.metrics.count("invalid")
             yield failed(validation_error_body(error.errors()))
@@ -240,21 +244,52 @@ class VideoRequestHandler:
                     log.info("request %s abandoned by its client after step %d", request_id, run.step)
 
     def _resolve(self, parsed: WorkerVideoRequest) -> GenerationParams:
+        """The request's generation parameters, its input image read and fitted (blocking: the
+        image may come from an object store)."""
         if parsed.model is not None and parsed.model != self.model_name:
             raise RequestFieldError("model", f"this worker serves {self.model_name!r}, not {parsed.model!r}", code=ErrorCode.MODEL_NOT_FOUND)
-        if parsed.input_reference is not None:
-            if "i2v" not in self.spec.tasks:
-                message = f"{self.model_name} is a text-to-video model; it takes no input_reference"
-            else:
-                message = f"input_reference: image input is not accepted by framecast workers yet ({self.model_name})"
-            raise RequestFieldError("input_reference", message, code=ErrorCode.UNSUPPORTED_VALUE)
-        if "t2v" not in self.spec.tasks:
+        knobs = parsed.knobs()
+        if parsed.task == "image":
+            if "t2i" not in self.spec.tasks:
+                raise RequestFieldError("model", f"{self.model_name} makes no images", code=ErrorCode.UNSUPPORTED_VALUE)
+            return replace(self.spec.resolve(knobs, self.model_name, single_frame=True), count=parsed.n)
+        if not self.spec.makes_video:
             raise RequestFieldError(
-                "input_reference",
-                f"{self.model_name} is an image-to-video model and needs input_reference, which workers do not take yet",
-                code=ErrorCode.MISSING_FIELD,
-            )
-        return self.spec.resolve(parsed.knobs(), self.model_name)
+                "model", f"{self.model_name} makes images, not videos: ask POST /v1/images/generations",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )  # fmt: skip
+        if parsed.input_reference is None:
+            if self.spec.needs_image:
+                raise RequestFieldError(
+                    "input_reference", f"{self.model_name} is an image-to-video model: input_reference is required",
+                    code=ErrorCode.MISSING_FIELD,
+                )  # fmt: skip
+            return self.spec.resolve(knobs, self.model_name)
+        if not self.spec.takes_image:
+            raise RequestFieldError(
+                "input_reference", f"{self.model_name} is a text-to-video model; it takes no input_reference",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )  # fmt: skip
+        image = self.inputs.read(parsed.input_reference)
+        if knobs.width is None and (size := closest_size(image, self.spec.limits.sizes)):
+            # No size asked for: the published size nearest the image's shape.
+            knobs = knobs.model_copy(update={"width": size[0], "height": size[1]})
+        params = self.spec.resolve(knobs, self.model_name)
+        return replace(params, image=fit_image(image, params.width, params.height))
+
+    async def _store_images(self, frames, parsed: WorkerVideoRequest, request_id: str, run: _Run, report) -> list[VideoData]:
+        """Each frame as an image file in output_format: stored (url) or inline (b64_json)."""
+        output_format = parsed.output_format if parsed.output_format in ("png", "jpeg", "webp") else "png"
+        images = [await asyncio.to_thread(encode_image, frame, output_format) for frame in frames]
+        if parsed.response_format == "b64_json":
+            return [VideoData(output_format=output_format, b64_json=base64.b64encode(image).decode("ascii")) for image in images]
+        report(Stage.STORING, None, None)
+        await self._hold_async(request_id, Stage.STORING, run)
+        data = []
+        for index, image in enumerate(images):
+            name = safe_object_name(request_id, f".{index}.{output_format}")
+            data.append(VideoData(output_format=output_format, url=await asyncio.to_thread(self.store.put, name, image)))
+        return data
 
     async def _hold_async(self, request_id: str, stage: Stage, run: _Run) -> None:
         await self.hold.wait_async(request_id, stage, run.stop)
@@ -282,6 +317,15 @@ class VideoRequestHandler:
             inference_time = generated.inference_time_s or time.perf_counter() - started
         report(Stage.ENCODING, None, None)
         await self._hold_async(request_id, Stage.ENCODING, run)
+        if parsed.task == "image":
+            data = await self._store_images(generated.frames, parsed, request_id, run, report)
+            timings = run.close()
+            self.metrics.observe_stages(timings)
+            log.info("request %s done: %d image(s) %dx%d in %.2fs", request_id, len(data), params.width, params.height, inference_time)
+            return message(
+                status="completed", progress=100, data=data, inference_time_s=round(inference_time, 3),
+                timings=timings, **resolved,
+            )  # fmt: skip
         video = generated.encoded or await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder)
         data = VideoData(output_format="mp4", fps=params.fps)
         extra: dict[str, str] = {}

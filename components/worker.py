@@ -57,6 +57,11 @@ class WorkerOptions:
         choices=("auto", "sglang", "diffusers", "synthetic"),
     )
     fs_url: str | None = option(None, "fsspec URL where videos are written (default: file://<current dir>/outputs)")
+    input_store: str | None = option(
+        None,
+        "fsspec URL the frontends store input images under, for workers to read: give frontends and workers the "
+        "same one (default: file://<current dir>/inputs)",
+    )
     ignore_support: bool = option(False, "start even when the registry judges this machine unable to run the model")
     drain_timeout: float = option(600.0, "seconds a stopping worker waits for requests in hand before exiting")
     hold_file: str | None = option(
@@ -116,6 +121,7 @@ async def serve(args: argparse.Namespace) -> None:
     from framecast.components.handler import VideoRequestHandler
     from framecast.components.hardware import detect_hardware
     from framecast.components.hold import StageHold
+    from framecast.components.inputs import InputImages
     from framecast.components.metrics import WorkerMetrics
     from framecast.components.registry import choose_backend, spec_for_model
     from framecast.components.registry import support as judge_support
@@ -145,6 +151,7 @@ async def serve(args: argparse.Namespace) -> None:
     handler = VideoRequestHandler(
         backend, spec, store, name, EncoderSettings(preset=args.video_preset, crf=args.video_crf),
         max_inline_bytes=args.max_inline_bytes, metrics=metrics, hold=StageHold(args.hold_file),
+        inputs=InputImages(args.input_store or (Path.cwd() / "inputs").as_uri()),
     )
 
     runtime = DistributedRuntime(loop, args.discovery, "tcp")
@@ -155,9 +162,13 @@ async def serve(args: argparse.Namespace) -> None:
     runtime_config = ModelRuntimeConfig()
     # The value is parsed as JSON.
     runtime_config.set_engine_specific(MODEL_CARD_KEY, json.dumps(name))
+    # Video models that make single frames serve text-to-image too.
+    model_type = ModelType.Videos if spec.makes_video else ModelType.Images
+    if spec.makes_video and "t2i" in spec.tasks:
+        model_type = ModelType.Videos | ModelType.Images
     await register_model(
         ModelInput.Text,
-        ModelType.Videos,
+        model_type,
         endpoint,
         args.model_path,
         name,

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from framecast.frontend.inputs import InputSettings
 from framecast.frontend.jobs.settings import JobSettings, RequestLimits
 from framecast.frontend.settings import FrontendSettings, ServerOptions
 from framecast.frontend.urls import UrlPolicy
@@ -24,6 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = command_line(
         "framecast-frontend", __doc__, ServerOptions, add_discovery_arguments, (FrontendSettings, "jobs and limits"),
         (JobSettings, "job engine"), (RequestLimits, "request limits"), (UrlPolicy, "output URLs"),
+        (InputSettings, "input images"),
     )  # fmt: skip
     return parser.parse_args(argv)
 
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         limits=settings_from(args, RequestLimits),
         api_keys=load_api_keys(server.api_key_file, server.admin_key_file),
         urls=settings_from(args, UrlPolicy),
+        inputs=settings_from(args, InputSettings),
     )
     app = create_app(settings)
     # On SIGTERM uvicorn stops accepting, waits for the requests in flight (a synchronous video

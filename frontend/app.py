@@ -14,6 +14,8 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from framecast.frontend.discovery import ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
+from framecast.frontend.images import router as images_router
+from framecast.frontend.inputs import InputStore
 from framecast.frontend.jobs.manager import JobManager
 from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.metrics import FrontendMetrics
@@ -74,7 +76,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         await jobs.start()
         app.state.directory = directory
         app.state.jobs = jobs
-        app.state.videos = VideoService(jobs)
+        app.state.videos = VideoService(jobs, InputStore(settings.inputs))
         app.state.metrics = metrics
         app.state.url_policy = settings.urls
         app.state.started = int(time.time())
@@ -98,6 +100,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.include_router(videos_router)
+    app.include_router(images_router)
     # Requests by route template, method and status (401s and 413s included: it runs first).
     Instrumentator(
         should_group_status_codes=False,

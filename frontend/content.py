@@ -47,16 +47,16 @@ async def counted(request: Request, route: str, body: AsyncIterator[bytes]) -> A
         yield piece
 
 
-async def stored_file(request: Request, url: str, video_id: str, variant: str) -> Response:
+async def stored_file(request: Request, url: str, job_id: str, variant: str) -> Response:
     size = await outputs.size_of(url)
     if size is None:
-        raise ApiError(ErrorCode.CONTENT_MISSING, f"the {variant} of video {video_id} is gone from storage")
+        raise ApiError(ErrorCode.CONTENT_MISSING, f"the {variant} of {job_id} is gone from storage")
     headers = {
         "accept-ranges": "bytes",
-        "content-disposition": f'inline; filename="{video_id}.{url.rsplit(".", 1)[-1]}"',
+        "content-disposition": f'inline; filename="{job_id}.{url.rsplit(".", 1)[-1]}"',
     }
     wanted = byte_range(request.headers.get("range"), size)
-    media_type = outputs.CONTENT_TYPES[variant]
+    media_type = outputs.media_type(variant, url)
     if wanted is None:
         status, start, length = 200, 0, size
     else:

@@ -39,6 +39,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {code: 400 for code in _FIELD_CODES} | {
     ErrorCode.VIDEO_NOT_FOUND: 404,
     ErrorCode.VIDEO_NOT_READY: 409,
     ErrorCode.VIDEO_EXPIRED: 404,
+    ErrorCode.IMAGE_NOT_FOUND: 404,
     ErrorCode.VARIANT_NOT_FOUND: 404,
     ErrorCode.CONTENT_MISSING: 404,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,

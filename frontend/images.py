@@ -1,41 +1,55 @@
-"""A client's image made safe to hand on: decoded by Pillow under a pixel cap (a decompression
-bomb is refused before its pixels are read), turned upright by its EXIF orientation, converted
-to RGB, and written again as PNG, the one form workers take."""
+"""Image routes: `POST /v1/images/generations` (the OpenAI Images shape), answered once the
+images are made, and `GET /v1/images/{id}/content` for the `url` of each. Images are jobs of the
+same engine as videos: admission, queues, storage, URL policy and metrics are shared."""
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
+import base64
+from typing import Annotated
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from framecast.frontend import outputs
+from framecast.frontend.content import stored_file
+from framecast.frontend.security import caller_of
+from framecast.frontend.serving import VideoService
+from framecast.frontend.urls import UrlPolicy
+from framecast.frontend.videos import client_gone
+from framecast.protocol import ImageData, ImageGenerationRequest, ImageGenerationResponse
+from framecast.protocol.images import MAX_IMAGES
+
+router = APIRouter()
 
 
-class ImageRefused(Exception):
-    """The bytes are not an image this server takes; the message says why."""
+def _service(request: Request) -> VideoService:
+    return request.app.state.videos
 
 
-@dataclass(frozen=True)
-class NormalizedImage:
-    png: bytes
-    width: int
-    height: int
+@router.post("/v1/images/generations", response_model=ImageGenerationResponse)
+async def create_images(body: ImageGenerationRequest, request: Request) -> JSONResponse:
+    # A client that goes away cancels the request, as on the synchronous video route.
+    result = await _service(request).generate(body, caller_of(request), client_gone(request))
+    record = result.record
+    policy: UrlPolicy = request.app.state.url_policy
+    data = []
+    for index in range(len(record.outputs)):
+        stored = record.outputs[f"image_{index}"]
+        if body.response_format == "b64_json":
+            image = await outputs.read_all(stored)
+            request.app.state.metrics.served_bytes.labels("images_b64").inc(len(image))
+            data.append(ImageData(b64_json=base64.b64encode(image).decode("ascii")))
+        else:
+            path = f"/v1/images/{record.id}/content?index={index}"
+            data.append(ImageData(url=await policy.url_for(stored, path, str(request.base_url))))
+    response = ImageGenerationResponse(
+        created=int(record.created_at), data=data, model=record.model, size=record.size,
+        output_format=body.output_format, seed=record.seed,
+    )  # fmt: skip
+    return JSONResponse(response.model_dump(mode="json", exclude_none=True), headers={"x-framecast-worker": record.worker or ""})
 
 
-def normalize_image(data: bytes, max_pixels: int = 40_000_000) -> NormalizedImage:
-    try:
-        # Reads the header only: the size is known before a pixel is decoded.
-        image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as error:
-        raise ImageRefused(f"the image has too many pixels ({error})") from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ImageRefused(f"not an image Pillow can read ({error})") from None
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageRefused(f"the image is {width}x{height}, more than {max_pixels} pixels")
-    try:
-        image = ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageRefused(f"the image cannot be decoded ({error})") from None
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return NormalizedImage(out.getvalue(), image.width, image.height)
+@router.get("/v1/images/{image_id}/content")
+async def download_image(image_id: str, request: Request, index: Annotated[int, Query(ge=0, lt=MAX_IMAGES)] = 0) -> Response:
+    url = await _service(request).stored_image(image_id, index, caller_of(request))
+    return await stored_file(request, url, image_id, f"image_{index}")

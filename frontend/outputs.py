@@ -15,6 +15,12 @@ CHUNK_BYTES = 1 << 20
 # Read object stores sequentially in small blocks (s3fs otherwise buffers 50 MB blocks).
 _STREAMING = {"block_size": 4 * CHUNK_BYTES}
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/jpeg", "spritesheet": "image/jpeg"}
+_IMAGE_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def media_type(variant: str, url: str) -> str:
+    """The content type of a stored output: by variant, or for images by their extension."""
+    return CONTENT_TYPES.get(variant) or _IMAGE_TYPES.get(url.rsplit(".", 1)[-1], "application/octet-stream")
 
 
 def _open_streaming(url: str):
@@ -41,6 +47,11 @@ async def read_chunks(url: str, chunk_bytes: int = CHUNK_BYTES) -> AsyncIterator
             yield chunk
     finally:
         await asyncio.to_thread(handle.close)
+
+
+async def read_all(url: str) -> bytes:
+    """A small stored output (an image), whole."""
+    return b"".join([chunk async for chunk in read_chunks(url)])
 
 
 async def delete(urls: list[str]) -> None:

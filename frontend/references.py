@@ -9,7 +9,7 @@ import binascii
 import re
 
 from framecast.frontend.fetching import FetchRefused, SafeFetcher
-from framecast.frontend.images import ImageRefused, NormalizedImage, normalize_image
+from framecast.frontend.safe_images import ImageRefused, NormalizedImage, normalize_image
 from framecast.protocol import ErrorCode, RequestFieldError
 
 PARAM = "input_reference"

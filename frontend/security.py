@@ -46,6 +46,11 @@ def parse_key_entry(entry: str) -> tuple[str, str] | None:
     return entry, key_id(entry)
 
 
+def caller_of(request) -> Caller | None:
+    """The tenant a request's API key speaks for; None when API keys are off."""
+    return getattr(request.state, "caller", None)
+
+
 def load_api_keys(
     key_file: str | None = None,
     admin_key_file: str | None = None,

@@ -10,22 +10,31 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Literal
 
+from framecast.frontend import outputs
 from framecast.frontend.discovery import NoWorkerError, UnknownModelError
 from framecast.frontend.errors import ApiError
+from framecast.frontend.inputs import InputStore
 from framecast.frontend.jobs.events import SyncResult
-from framecast.frontend.jobs.intake import WorkerRejected
+from framecast.frontend.jobs.intake import JobRequest, WorkerRejected
 from framecast.frontend.jobs.manager import JobManager
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import page
 from framecast.frontend.security import Caller
-from framecast.protocol import ErrorCode, VideoDeleted, VideoJobError, VideoJobList, VideoRequestBase
+from framecast.protocol import (
+    ErrorCode,
+    RequestFieldError,
+    VideoDeleted,
+    VideoJobError,
+    VideoJobList,
+)
 
 log = logging.getLogger(__name__)
 
 _VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")
+_IMAGE_ID = re.compile(r"image_[0-9a-f]{32}")
 
 
 def _not_found(video_id: str) -> ApiError:
@@ -33,8 +42,9 @@ def _not_found(video_id: str) -> ApiError:
 
 
 class VideoService:
-    def __init__(self, jobs: JobManager):
+    def __init__(self, jobs: JobManager, inputs: InputStore):
         self.jobs = jobs
+        self.inputs = inputs
 
     @property
     def poll_after_ms(self) -> int:
@@ -42,27 +52,42 @@ class VideoService:
 
     # -- creating -----------------------------------------------------------------------------
 
-    async def create(self, body: VideoRequestBase, kind: str, caller: Caller | None) -> JobRecord:
-        """A new job. Refusals of the job engine that are not ApiErrors (QueueFull, TooManyJobs,
-        StoreUnavailable, RequestFieldError) are answered by the app's error handlers."""
-        try:
-            return await self.jobs.submit(body, kind, tenant=caller.tenant if caller else None)
-        except NoWorkerError as error:
-            raise ApiError(ErrorCode.NO_LIVE_WORKER, f"{error}; try again when a worker is up", param="model") from None
-        except UnknownModelError as error:
-            if not error.model:
-                served = ", ".join(error.served)
-                raise ApiError(ErrorCode.MISSING_FIELD, f"model is required: this server serves {served}", param="model") from None
-            message = f"model {error.model!r} is not served here; served: {', '.join(error.served)}"
-            raise ApiError(ErrorCode.MODEL_NOT_FOUND, message, param="model") from None
-        except WorkerRejected as rejected:
-            raise ApiError.from_body(rejected.body) from None
+    async def create(self, body: JobRequest, kind: str, caller: Caller | None, upload: bytes | None = None) -> JobRecord:
+        """A new job; `upload` is an input image sent as a file. Refusals of the job engine that
+        are not ApiErrors (QueueFull, TooManyJobs, StoreUnavailable, RequestFieldError) are
+        answered by the app's error handlers."""
+        with _routing_errors():
+            staged = await self._stage_input(body, upload)
+            if staged is not None:
+                body = body.model_copy(update={"input_reference": staged})
+            try:
+                return await self.jobs.submit(body, kind, tenant=caller.tenant if caller else None)
+            except BaseException:
+                if staged is not None:
+                    await outputs.delete([staged])
+                raise
 
-    async def generate(self, body: VideoRequestBase, caller: Caller | None, gone: Awaitable[None]) -> SyncResult:
+    async def _stage_input(self, body: JobRequest, upload: bytes | None) -> str | None:
+        """The input image stored for the worker, once the model is known to take one (nothing
+        is fetched for a model that would refuse it)."""
+        if upload is None and getattr(body, "input_reference", None) is None:
+            return None
+        model, instance = self.jobs.directory.route(body.model)
+        tasks = instance.card.tasks
+        if tasks and not {"i2v", "ti2v"} & set(tasks):
+            raise RequestFieldError(
+                "input_reference", f"{model} is a text-to-video model; it takes no input_reference",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )  # fmt: skip
+        return await self.inputs.stage(upload if upload is not None else body.input_reference)
+
+    async def generate(
+        self, body: JobRequest, caller: Caller | None, gone: Awaitable[None], upload: bytes | None = None
+    ) -> SyncResult:
         """A synchronous generation: its result once the job ends, or an ApiError with the job's
         own code. `gone` completes when the client disconnects; the job is then cancelled (its
         worker stops at the next step)."""
-        record = await self.create(body, "sync", caller)
+        record = await self.create(body, "sync", caller, upload)
         waiter = asyncio.ensure_future(self.jobs.wait(record.id))
         listener = asyncio.ensure_future(gone)
         try:
@@ -75,10 +100,8 @@ class VideoService:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
         record = result.record
-        if record.status != "completed" or result.final is None or "video" not in record.outputs:
-            error = record.error or VideoJobError(
-                code=ErrorCode.GENERATION_FAILED, message=f"video {record.id} ended without a video"
-            )
+        if record.status != "completed" or result.final is None or not record.outputs:
+            error = record.error or VideoJobError(code=ErrorCode.GENERATION_FAILED, message=f"{record.id} ended without an output")
             raise ApiError(error.code, error.message, param=error.param)
         return result
 
@@ -95,7 +118,7 @@ class VideoService:
         return record
 
     async def list(self, caller: Caller | None, after: str | None, limit: int, order: Literal["asc", "desc"]) -> VideoJobList:
-        visible = [record for record in await self.jobs.all() if _visible(record, caller)]
+        visible = [record for record in await self.jobs.all() if _visible(record, caller) and record.request.task == "video"]
         records, has_more = page(visible, after, limit, order)
         videos = [record.to_video() for record in records]
         return VideoJobList(
@@ -127,6 +150,18 @@ class VideoService:
             raise ApiError(ErrorCode.VARIANT_NOT_FOUND, f"video {video_id} has no {variant}", param="variant")
         return url
 
+    async def stored_image(self, image_id: str, index: int, caller: Caller | None) -> str:
+        """The storage URL of image `index` of a text-to-image request."""
+        record = await self.jobs.get(image_id) if _IMAGE_ID.fullmatch(image_id) else None
+        if record is None or not _visible(record, caller) or record.status != "completed":
+            raise ApiError(ErrorCode.IMAGE_NOT_FOUND, f"no image {image_id!r}", param="image_id")
+        if record.expired or (record.expires_at and time.time() >= record.expires_at):
+            raise ApiError(ErrorCode.IMAGE_NOT_FOUND, f"image {image_id} expired; it is deleted", param="image_id")
+        url = record.outputs.get(f"image_{index}")
+        if url is None:
+            raise ApiError(ErrorCode.VARIANT_NOT_FOUND, f"{image_id} has {len(record.outputs)} image(s); no index {index}", param="index")
+        return url
+
     async def events(self, video_id: str, caller: Caller | None) -> AsyncIterator[dict]:
         """Server-sent events of a job the caller may see (checked before the first event): the
         video object at every change of status, progress or stage, until it ends or is deleted."""
@@ -143,6 +178,23 @@ class VideoService:
             if state != last:
                 last = state
                 yield {"event": "video", "data": record.to_video().model_dump_json()}
+
+
+@contextlib.contextmanager
+def _routing_errors() -> Iterator[None]:
+    """The directory's refusals as the API's errors, each naming `model`."""
+    try:
+        yield
+    except NoWorkerError as error:
+        raise ApiError(ErrorCode.NO_LIVE_WORKER, f"{error}; try again when a worker is up", param="model") from None
+    except UnknownModelError as error:
+        if not error.model:
+            served = ", ".join(error.served)
+            raise ApiError(ErrorCode.MISSING_FIELD, f"model is required: this server serves {served}", param="model") from None
+        message = f"model {error.model!r} is not served here; served: {', '.join(error.served)}"
+        raise ApiError(ErrorCode.MODEL_NOT_FOUND, message, param="model") from None
+    except WorkerRejected as rejected:
+        raise ApiError.from_body(rejected.body) from None
 
 
 def _visible(record: JobRecord, caller: Caller | None) -> bool:

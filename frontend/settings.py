@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from framecast.frontend.inputs import InputSettings
 from framecast.frontend.jobs.settings import JobSettings, RequestLimits
 from framecast.frontend.urls import UrlPolicy
 from framecast.protocol.options import option
@@ -51,3 +52,4 @@ class FrontendSettings:
     # Bearer keys every route but /health and /ready requires, each with its tenant; none: open.
     api_keys: dict[str, Caller] = field(default_factory=dict)
     urls: UrlPolicy = field(default_factory=UrlPolicy)
+    inputs: InputSettings = field(default_factory=InputSettings)

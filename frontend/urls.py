@@ -31,7 +31,8 @@ class UrlPolicy:
         if self.mode == "public" and not self.public_base_url:
             raise ValueError("--output-urls public needs --public-base-url")
 
-    async def url_for(self, storage_url: str, video_id: str, variant: str, request_base: str) -> str:
+    async def url_for(self, storage_url: str, content_path: str, request_base: str) -> str:
+        """`content_path`: this frontend's route that serves the output (content mode)."""
         mode = self.mode
         if mode == "auto":
             if self.public_base_url:
@@ -46,5 +47,4 @@ class UrlPolicy:
             return f"{self.public_base_url.rstrip('/')}/{storage_url.rsplit('/', 1)[-1]}"
         if mode == "presigned":
             return await outputs.presign(storage_url, self.presign_expiry_s)
-        query = "" if variant == "video" else f"?variant={variant}"
-        return f"{request_base.rstrip('/')}/v1/videos/{video_id}/content{query}"
+        return f"{request_base.rstrip('/')}{content_path}"

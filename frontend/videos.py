@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import UploadFile
 
 from framecast.frontend.content import inline_base64, stored_file
 from framecast.frontend.errors import ApiError
 from framecast.frontend.jobs.record import JobRecord
-from framecast.frontend.security import Caller
+from framecast.frontend.security import caller_of
 from framecast.frontend.serving import VideoService
 from framecast.frontend.urls import UrlPolicy
 from framecast.protocol import (
@@ -33,14 +33,11 @@ router = APIRouter()
 
 POLL_HEADER = "openai-poll-after-ms"
 
+Body = TypeVar("Body", bound=BaseModel)
+
 
 def _service(request: Request) -> VideoService:
     return request.app.state.videos
-
-
-def _caller(request: Request) -> Caller | None:
-    """The tenant the request's API key speaks for; None when API keys are off."""
-    return getattr(request.state, "caller", None)
 
 
 def _video_response(request: Request, record: JobRecord) -> JSONResponse:
@@ -58,52 +55,61 @@ async def client_gone(request: Request) -> None:
 # -- POST /v1/videos ----------------------------------------------------------------------------
 
 
-def _form_to_body(form) -> dict[str, Any]:
-    """Multipart fields as the JSON body would carry them ("nvext[fps]" -> {"nvext": {"fps": ...}})."""
+async def _form_to_body(form) -> tuple[dict[str, Any], bytes | None]:
+    """Multipart fields as the JSON body would carry them ("nvext[fps]" -> {"nvext": {"fps": ...}}),
+    and the bytes of an uploaded input_reference."""
     body: dict[str, Any] = {}
+    upload = None
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
-            # Image inputs are refused by the worker with the field named; say what arrived.
-            value = f"upload:{value.filename or 'file'}"
+            if key != "input_reference":
+                raise ApiError(ErrorCode.INVALID_VALUE, f"{key}: only input_reference takes a file", param=key)
+            upload = await value.read()
+            continue
         if "[" in key and key.endswith("]"):
             outer, inner = key[:-1].split("[", 1)
             body.setdefault(outer, {})[inner] = value
         else:
             body[key] = value
-    return body
+    return body, upload
 
 
-def _create_schema() -> dict:
-    """POST /v1/videos reads its body itself (JSON or multipart), so its schema is declared
-    here; nested models refer to the components FastAPI publishes for the other routes."""
-    schema = VideoCreateRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+def _body_schema(model: type[BaseModel]) -> dict:
+    """The video routes read their bodies themselves (JSON or multipart, for an uploaded
+    image), so their schema is declared here; nested models refer to the components FastAPI
+    publishes for the other routes."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)
+    upload = schema | {"properties": schema["properties"] | {"input_reference": {"type": "string", "format": "binary"}}}
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": schema}, "multipart/form-data": {"schema": schema}},
+            "content": {"application/json": {"schema": schema}, "multipart/form-data": {"schema": upload}},
         }
     }
 
 
-async def _create_body(request: Request) -> VideoCreateRequest:
+async def _read_body(request: Request, model: type[Body]) -> tuple[Body, bytes | None]:
+    """The request's body as `model`, from JSON or a form, and an uploaded input image."""
     content_type = request.headers.get("content-type", "")
+    upload = None
     try:
         if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-            raw = _form_to_body(await request.form())
+            raw, upload = await _form_to_body(await request.form())
         else:
             raw = json.loads(await request.body() or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(ErrorCode.INVALID_JSON, "request body is not valid JSON") from None
     try:
-        return VideoCreateRequest.model_validate(raw)
+        return model.model_validate(raw), upload
     except ValidationError as error:
         raise ApiError.from_body(validation_error_body(error.errors())) from None
 
 
-@router.post("/v1/videos", openapi_extra=_create_schema(), response_model=VideoJob)
+@router.post("/v1/videos", openapi_extra=_body_schema(VideoCreateRequest), response_model=VideoJob)
 async def create_video(request: Request) -> JSONResponse:
-    record = await _service(request).create(await _create_body(request), "job", _caller(request))
+    body, upload = await _read_body(request, VideoCreateRequest)
+    record = await _service(request).create(body, "job", caller_of(request), upload)
     return _video_response(request, record)
 
 
@@ -112,7 +118,7 @@ async def create_video(request: Request) -> JSONResponse:
 
 @router.get("/v1/videos/{video_id}", response_model=VideoJob)
 async def retrieve_video(video_id: str, request: Request) -> JSONResponse:
-    return _video_response(request, await _service(request).retrieve(video_id, _caller(request)))
+    return _video_response(request, await _service(request).retrieve(video_id, caller_of(request)))
 
 
 @router.get("/v1/videos", response_model=VideoJobList)
@@ -122,12 +128,12 @@ async def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
 ) -> VideoJobList:
-    return await _service(request).list(_caller(request), after, limit, order)
+    return await _service(request).list(caller_of(request), after, limit, order)
 
 
 @router.delete("/v1/videos/{video_id}", response_model=VideoDeleted)
 async def delete_video(video_id: str, request: Request) -> VideoDeleted:
-    return await _service(request).delete(video_id, _caller(request))
+    return await _service(request).delete(video_id, caller_of(request))
 
 
 @router.api_route("/v1/videos/{video_id}/content", methods=["GET", "HEAD"])
@@ -135,7 +141,7 @@ async def download_video(
     video_id: str, request: Request, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
 ) -> Response:
     """The stored file, streamed, with Range support (players seek with it)."""
-    url = await _service(request).stored_output(video_id, variant, _caller(request))
+    url = await _service(request).stored_output(video_id, variant, caller_of(request))
     return await stored_file(request, url, video_id, variant)
 
 
@@ -143,14 +149,17 @@ async def download_video(
 async def video_events(video_id: str, request: Request) -> EventSourceResponse:
     """Server-sent events: the video object at every change of status, progress or stage,
     until it completes, fails or is deleted."""
-    return EventSourceResponse(await _service(request).events(video_id, _caller(request)), ping=15)
+    return EventSourceResponse(await _service(request).events(video_id, caller_of(request)), ping=15)
 
 
 # -- POST /v1/videos/generations ------------------------------------------------------------------
 
 
-@router.post("/v1/videos/generations", response_model=VideoGenerationResponse)
-async def create_video_generation(body: VideoGenerationRequest, request: Request) -> Response:
+@router.post(
+    "/v1/videos/generations", openapi_extra=_body_schema(VideoGenerationRequest), response_model=VideoGenerationResponse
+)
+async def create_video_generation(request: Request) -> Response:
+    body, upload = await _read_body(request, VideoGenerationRequest)
     if body.stream:
         message = (
             "stream is not supported on /v1/videos/generations; create a job with POST /v1/videos and follow "
@@ -158,7 +167,7 @@ async def create_video_generation(body: VideoGenerationRequest, request: Request
         )
         raise ApiError(ErrorCode.UNSUPPORTED_VALUE, message, param="stream")
     # A client that goes away cancels its job: the worker stops at its next step.
-    result = await _service(request).generate(body, _caller(request), client_gone(request))
+    result = await _service(request).generate(body, caller_of(request), client_gone(request), upload)
     record, final = result.record, result.final
     video_url = record.outputs["video"]
     item: dict[str, Any] = {"output_format": "mp4", "fps": final.data[0].fps if final.data else (record.fps or 0)}
@@ -170,5 +179,5 @@ async def create_video_generation(body: VideoGenerationRequest, request: Request
     if body.response_format == "b64_json":
         return inline_base64(request, response, item, video_url, headers)
     policy: UrlPolicy = request.app.state.url_policy
-    item["url"] = await policy.url_for(video_url, record.id, "video", str(request.base_url))
+    item["url"] = await policy.url_for(video_url, f"/v1/videos/{record.id}/content", str(request.base_url))
     return JSONResponse(response | {"data": [item]}, headers=headers)

@@ -58,3 +58,114 @@ PYEOF
     sleep 0.5
   done
 }
+
+# framecast_serve SCRIPT CHOICE_FLAG ARGS...: what t2v.sh, i2v.sh and t2i.sh share. Parses the
+# options every one takes, asks the registry for a plan, and runs etcd (when needed), one worker
+# and the frontend in the foreground until Ctrl-C. The script defines two functions first:
+#   framecast_model_for CHOICE   prints the registry id for its CHOICE_FLAG's value, or fails
+#   framecast_example URL MODEL  prints a request to try
+framecast_serve() {
+  local script=$1 choice_flag=$2
+  shift 2
+  local name choice="" model_path="" tp="" backend=auto discovery=file fs_url="" input_store="" port=8000
+  local host=127.0.0.1 dry_run=0
+  name=$(basename "$script")
+  while (( $# )); do
+    case "$1" in
+      "$choice_flag") choice=$2; shift 2 ;;
+      --model-path) model_path=$2; shift 2 ;;
+      --tp) tp=$2; shift 2 ;;
+      --backend) backend=$2; shift 2 ;;
+      --discovery) discovery=$2; shift 2 ;;
+      --fs-url) fs_url=$2; shift 2 ;;
+      --input-store) input_store=$2; shift 2 ;;
+      --port) port=$2; shift 2 ;;
+      --host) host=$2; shift 2 ;;
+      --dry-run) dry_run=1; shift ;;
+      -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$script"; exit 0 ;;
+      *) echo "$name: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+  done
+  local default_model
+  if ! default_model=$(framecast_model_for "$choice"); then
+    echo "$name: $choice_flag must be one of: $(framecast_model_for --choices)" >&2
+    exit 2
+  fi
+  case "$discovery" in
+    etcd|file) ;;
+    *) echo "$name: --discovery must be etcd or file" >&2; exit 2 ;;
+  esac
+  model_path=${model_path:-$default_model}
+  fs_url=${fs_url:-file://$PWD/outputs}
+  # Frontends store input images there and workers read them: both get the same one.
+  input_store=${input_store:-file://$PWD/inputs}
+  PY=$(framecast_python)
+
+  # The registry decides the backend and TP from what is installed and what hardware is here.
+  local plan_args=(--plan "$default_model" --backend "$backend")
+  [[ -n "$tp" ]] && plan_args+=(--tp "$tp")
+  local plan
+  plan=$("$PY" -m framecast.components.registry "${plan_args[@]}") || { echo "$name: no launch plan for $model_path" >&2; exit 1; }
+  eval "$plan"
+  backend=$plan_backend tp=$plan_tp
+  echo "backend: $backend, TP $tp ($default_model is $plan_support here: $plan_reason)"
+  [[ -n "$plan_notes" ]] && echo "note: $plan_notes"
+  local work=".${name%.sh}"
+  # A local copy keeps the name and the registry entry of the model it is a copy of.
+  local model=$default_model
+  local worker_cmd=("$PY" -m framecast.components.worker --model-path "$model_path" --backend "$backend" --tp "$tp"
+    --fs-url "$fs_url" --discovery "$discovery" --input-store "$input_store")
+  if [[ "$model_path" != "$default_model" ]]; then
+    worker_cmd+=(--model-spec "$default_model" --served-model-name "$default_model")
+  fi
+  local frontend_cmd=("$PY" -m framecast.frontend --host "$host" --port "$port" --discovery "$discovery"
+    --input-store "$input_store")
+  # Job records: in etcd beside discovery (any replica answers), or a SQLite file on one machine.
+  if [[ "$discovery" == etcd ]]; then
+    frontend_cmd+=(--job-store etcd)
+  else
+    frontend_cmd+=(--job-db "$work/jobs.sqlite3")
+  fi
+  local etcd_cmd=(etcd --name framecast --data-dir "$work/etcd" --listen-client-urls http://127.0.0.1:2379
+    --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380
+    --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster framecast=http://127.0.0.1:2380
+    --auto-compaction-retention 1)
+  local start_etcd=0
+  if [[ "$discovery" == etcd && -z "${ETCD_ENDPOINTS:-}" ]]; then
+    start_etcd=1
+    export ETCD_ENDPOINTS=http://127.0.0.1:2379
+  fi
+  local example
+  example=$(framecast_example "http://$host:$port" "$model")
+
+  if (( dry_run )); then
+    (( start_etcd )) && echo "etcd: ${etcd_cmd[*]}"
+    echo "worker: ${worker_cmd[*]}"
+    echo "frontend: ${frontend_cmd[*]}"
+    echo "try: $example"
+    exit 0
+  fi
+
+  mkdir -p "$work"
+  framecast_loopback_planes
+  export DYN_DISCOVERY_BACKEND=$discovery
+  [[ "$discovery" == file ]] && export DYN_FILE_KV=${DYN_FILE_KV:-$PWD/$work/kv}
+  trap framecast_stop_all EXIT
+  if (( start_etcd )); then
+    command -v etcd >/dev/null || { echo "etcd is not installed: apt-get install etcd-server" >&2; exit 1; }
+    framecast_start etcd "$work/etcd.log" "${etcd_cmd[@]}"
+  fi
+  framecast_start worker "$work/worker.log" "${worker_cmd[@]}"
+  framecast_start frontend "$work/frontend.log" "${frontend_cmd[@]}"
+  echo "waiting for $model (the first start downloads its weights)"
+  framecast_wait_for_model "http://$host:$port" "$model" 3600
+  echo "serving $model on http://$host:$port (TP $tp, backend $backend, $discovery discovery); try:"
+  echo "$example"
+  echo "Ctrl-C stops it."
+  while true; do
+    for pid in "${FRAMECAST_PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { echo "a process exited; see the logs in $work/" >&2; exit 1; }
+    done
+    sleep 2
+  done
+}

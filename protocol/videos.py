@@ -7,9 +7,9 @@ uses, under `nvext`. `GenerationKnobs` is the merged view both sides work with.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from framecast.protocol.errors import ErrorBody, RequestFieldError
 from framecast.protocol.vocabulary import ErrorCode, Stage
@@ -38,6 +38,19 @@ def parse_size(size: str, param: str = "size") -> tuple[int, int]:
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
         raise RequestFieldError(param, f"{param}: width and height must be between 1 and {MAX_SIDE}; got {size!r}")
     return width, height
+
+
+def _checked_size(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_size(value)
+        except RequestFieldError as error:
+            raise ValueError(error.message) from None
+    return value
+
+
+# A request's "WxH" size, checked as it is parsed; None: the model's default.
+Size = Annotated[str | None, AfterValidator(_checked_size), Field(json_schema_extra={"pattern": SIZE_PATTERN})]
 
 
 class VideoNvExt(BaseModel):
@@ -88,7 +101,7 @@ class VideoRequestBase(BaseModel):
     negative_prompt: str | None = None
     # OpenAI sends seconds as a string ("4"); accept numbers too.
     seconds: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
-    size: str | None = Field(default=None, json_schema_extra={"pattern": SIZE_PATTERN, "examples": ["832x480"]})
+    size: Size = Field(default=None, examples=["832x480"])
     fps: int | None = Field(default=None, ge=1, le=MAX_FPS)
     num_frames: int | None = Field(default=None, ge=1, le=MAX_FRAMES)
     num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
@@ -108,15 +121,9 @@ class VideoRequestBase(BaseModel):
                 raise ValueError(f"seconds must be a number of seconds, for example \"4\"; got {value!r}") from None
         return value
 
-    @field_validator("size")
-    @classmethod
-    def _size_is_wxh(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_size(value)
-            except RequestFieldError as error:
-                raise ValueError(error.message) from None
-        return value
+    def worker_fields(self) -> dict:
+        """What a worker is sent of this request."""
+        return self.model_dump(mode="json", exclude_none=True)
 
     def knobs(self) -> GenerationKnobs:
         """Merge top-level and nvext knobs; the same knob given twice must agree."""
@@ -170,6 +177,10 @@ class WorkerVideoRequest(VideoGenerationRequest):
     model_config = ConfigDict(extra="ignore")
 
     request_id: str | None = None
+    # "image": n single frames, stored as output_format images (text-to-image).
+    task: Literal["video", "image"] = "video"
+    n: int = Field(default=1, ge=1, le=4)
+    output_format: Literal["mp4", "png", "jpeg", "webp"] | None = None
     # Images to store beside the video (response_format url only).
     extra_outputs: list[ExtraOutput] = Field(default_factory=list)
     # Resolve and check the request, answer with what it resolved to, and generate nothing.
@@ -184,7 +195,7 @@ class VideoData(BaseModel):
     output_format: str = "mp4"
     url: str | None = None
     b64_json: str | None = None
-    fps: int
+    fps: int | None = None  # None for an image
 
 
 class VideoGenerationResponse(BaseModel):

@@ -66,6 +66,7 @@ class ErrorCode(_Name):
     INTERNAL_ERROR = "internal_error"
     # Reading a job and its outputs.
     VIDEO_NOT_FOUND = "video_not_found"
+    IMAGE_NOT_FOUND = "image_not_found"
     VIDEO_NOT_READY = "video_not_ready"
     VIDEO_EXPIRED = "video_expired"
     VARIANT_NOT_FOUND = "variant_not_found"

@@ -81,7 +81,7 @@ def test_models_show_tasks_defaults_limits_support_and_workers(stack):
     base_url, *_ = stack
     models = {model["id"]: model for model in httpx.get(f"{base_url}/v1/models").json()["data"]}
     wan = models[LIMITS_MODEL]
-    assert wan["spec_id"] == WAN_1_3B and wan["tasks"] == ["t2v"] and wan["workers"] == 1
+    assert wan["spec_id"] == WAN_1_3B and wan["tasks"] == ["t2v", "t2i"] and wan["workers"] == 1
     assert wan["defaults"]["size"] == "832x480" and wan["defaults"]["num_frames"] == 81
     assert wan["limits"]["num_frames"] == "4k+1, 5 to 81" and wan["limits"]["sizes"] == ["832x480", "480x832"]
     assert wan["support"] == "not supported" and wan["gpu_memory_gb"]["1"] > wan["gpu_memory_gb"]["8"]
@@ -125,3 +125,52 @@ def test_registry_limits_are_what_the_worker_enforces():
     """The 1.3B spec the stack's limits worker follows is the registry's own."""
     spec = lookup(WAN_1_3B)
     assert (spec.limits.max_frames, spec.limits.max_steps, spec.limits.min_pixels) == (81, 200, 65536)
+
+
+@pytest.fixture(scope="module")
+def sglang_i2v(tmp_path_factory):
+    """An sglang worker of the tiny image-to-video model, in a namespace of its own (the runtime
+    registers one model path per endpoint), behind its own frontend."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("sglang-i2v")
+    model = root / "tiny-random-i2v"
+    subprocess.run([sys.executable, "-m", "framecast.components.tiny_model", str(model), "--kind", "i2v"], check=True, capture_output=True)
+    discovery = Discovery("file", stack_env("file", None, root / "kv"))
+    inputs = ("--input-store", (root / "inputs").as_uri())
+    worker = start_worker(discovery, model, "fc-sglang-i2v", (root / "out").as_uri(), root, "worker", "--backend", "sglang", *inputs)
+    frontend, base_url = start_frontend(discovery, "fc-sglang-i2v", root, "frontend", *inputs)
+    try:
+        wait_for_workers(base_url, model.name, 1, timeout=300, processes=[worker, frontend])
+        yield base_url, worker
+    finally:
+        frontend.stop()
+        worker.stop()
+
+
+def test_sglang_diffgenerator_takes_the_input_image(sglang_i2v):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    base_url, worker = sglang_i2v
+
+    def frames(color: tuple[int, int, int]):
+        image = io.BytesIO()
+        Image.new("RGB", (96, 64), color).save(image, format="PNG")
+        fields = {"model": "tiny-random-i2v", "prompt": "a cat", "size": "64x64", "num_frames": "5", "num_inference_steps": "2",
+                  "seed": "1", "response_format": "b64_json"}  # fmt: skip
+        response = httpx.post(
+            f"{base_url}/v1/videos/generations", timeout=300,
+            files={key: (None, value) for key, value in fields.items()} | {"input_reference": ("in.png", image.getvalue(), "image/png")},
+        )  # fmt: skip
+        assert response.status_code == 200, response.text + worker.tail()
+        video = decode_mp4(base64.b64decode(response.json()["data"][0]["b64_json"]))
+        assert (video.count, video.width, video.height) == (5, 64, 64)
+        return video.frames
+
+    red = frames((200, 30, 30))
+    assert np.array_equal(red, frames((200, 30, 30)))
+    assert not np.array_equal(red, frames((30, 30, 200)))

@@ -10,9 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.gpu_wan import WAN_1_3B_DIT, dit_flops_per_forward
+from benchmarks.gpu_wan import WAN_1_3B_DIT, WAN_14B_I2V_DIT, dit_flops_per_forward
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_i2v_dit_counts_its_image_cross_attention():
+    t2v_shaped = dit_flops_per_forward(832, 480, 81, WAN_14B_I2V_DIT | {"image_dim": None})
+    i2v = dit_flops_per_forward(832, 480, 81, WAN_14B_I2V_DIT)
+    assert i2v["tokens"] == 32760 and i2v["total"] > t2v_shaped["total"]
+    # 14B at 32,760 tokens: about six times the 1.3B model's forward (0.28 PFLOP).
+    assert 1.5 < i2v["total"] / 1e15 < 1.9
 
 
 def test_dit_flops_match_the_published_wan_1_3b_analysis():
@@ -25,16 +33,17 @@ def test_dit_flops_match_the_published_wan_1_3b_analysis():
     assert flops["total"] == flops["linear"] + flops["attention"]
 
 
-def test_a_tiny_run_reports_every_figure(tmp_path):
+@pytest.mark.parametrize("task", ["t2v", "i2v"])
+def test_a_tiny_run_reports_every_figure(tmp_path, task):
     out = tmp_path / "results.json"
     subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gpu_wan.py"), "--scale", "tiny", "--device", "cpu",
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_wan.py"), "--scale", "tiny", "--task", task, "--device", "cpu",
          "--dtype", "float32", "--size", "64x48", "--frames", "13", "--steps", "3",
          "--model-dir", str(tmp_path / "model"), "--json", str(out), "--through-stack"],
-        check=True, capture_output=True, timeout=300,
+        check=True, capture_output=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     results = json.loads(out.read_text())
-    assert results["frames_out"] == [13, 48, 64, 3] and results["steps"] == 3
+    assert results["frames_out"] == [13, 48, 64, 3] and results["steps"] == 3 and results["task"] == task
     assert results["seconds_per_step"] > 0 and results["vae_decode_s"] > 0 and results["dit_forwards_per_step"] == 2
     assert results["tokens"] == 4 * 3 * 4  # (13-1)/4+1 latent frames x 48/16 x 64/16
     # The same video through a worker and the frontend. How the two times compare is for the

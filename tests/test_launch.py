@@ -77,3 +77,26 @@ def test_t2v_takes_overrides_and_starts_etcd_only_when_none_is_given():
 def test_t2v_refuses_bad_options(argv, complaint):
     result = run_script("launch/t2v.sh", *argv, "--dry-run")
     assert result.returncode == 2 and complaint in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "flag", "choice", "model", "route"),
+    [
+        ("i2v.sh", "--wan", "480p", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "/v1/videos/generations"),
+        ("i2v.sh", "--wan", "a14b", "Wan-AI/Wan2.2-I2V-A14B-Diffusers", "/v1/videos/generations"),
+        ("i2v.sh", "--wan", "ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", "/v1/videos/generations"),
+        ("t2i.sh", "--model", "flux-schnell", "black-forest-labs/FLUX.1-schnell", "/v1/images/generations"),
+        ("t2i.sh", "--model", "qwen-image", "Qwen/Qwen-Image", "/v1/images/generations"),
+    ],
+)
+def test_i2v_and_t2i_plan_their_models_with_one_input_store(script, flag, choice, model, route):
+    result = run_script(f"launch/{script}", flag, choice, "--input-store", "s3://bucket/inputs", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if line.startswith(("worker:", "frontend:", "try:")))
+    assert f"--model-path {model} " in lines["worker"]
+    # The frontend stores input images where the worker reads them.
+    assert lines["worker"].endswith("--input-store s3://bucket/inputs")
+    assert "--input-store s3://bucket/inputs" in lines["frontend"]
+    assert route in lines["try"] and model in result.stdout
+    wrong = run_script(f"launch/{script}", flag, "nonsense", "--dry-run")
+    assert wrong.returncode == 2 and flag in wrong.stderr

@@ -123,10 +123,15 @@ def test_support_follows_gpu_memory_and_parallel_backends():
     assert support(lookup("THUDM/CogVideoX-2b"), one_h100, backend="sglang").level == "not supported"
 
 
-def test_image_to_video_only_models_are_not_served_yet():
-    i2v = lookup("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers")
+def test_image_to_video_models_are_ready_where_they_fit():
     h200 = HardwareProfile(16, 128, (Gpu("H200", 139.8),), {"diffusers": True, "sglang": True})
-    assert support(i2v, h200).level == "not supported" and "image input" in support(i2v, h200).reason
+    for model in ("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers", "Wan-AI/Wan2.2-I2V-A14B-Diffusers"):
+        spec = lookup(model)
+        assert (spec.takes_image, spec.needs_image) == (True, True)
+        assert support(spec, h200).level == "ready", model
+    ti2v = lookup("Wan-AI/Wan2.2-TI2V-5B-Diffusers")
+    assert (ti2v.takes_image, ti2v.needs_image) == (True, False)
+    assert not WAN_1_3B.takes_image
 
 
 def test_auto_backend_prefers_sglang_on_a_gpu():

@@ -16,16 +16,16 @@ from framecast.protocol import GenerationKnobs, RequestFieldError
 PUBLISHED = {
     # Wan-Video/Wan2.1 generate.py, configs (t2v-1.3B: 480P sizes only); diffusers WanPipeline docs:
     # flow_shift 3.0 for 480P.
-    "Wan-AI/Wan2.1-T2V-1.3B-Diffusers": ("WanPipeline", ("t2v",), "832x480", 81, 16, 50, 5.0, None, 3.0, 4, 16, "bfloat16"),
+    "Wan-AI/Wan2.1-T2V-1.3B-Diffusers": ("WanPipeline", ("t2v", "t2i"), "832x480", 81, 16, 50, 5.0, None, 3.0, 4, 16, "bfloat16"),
     # Same sources; 720P default, shift 5.0 at 720P.
-    "Wan-AI/Wan2.1-T2V-14B-Diffusers": ("WanPipeline", ("t2v",), "1280x720", 81, 16, 50, 5.0, None, 5.0, 4, 16, "bfloat16"),
+    "Wan-AI/Wan2.1-T2V-14B-Diffusers": ("WanPipeline", ("t2v", "t2i"), "1280x720", 81, 16, 50, 5.0, None, 5.0, 4, 16, "bfloat16"),
     # generate.py: 40 steps for i2v; shift 3.0 at 480P, 5.0 otherwise.
     "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "832x480", 81, 16, 40, 5.0, None, 3.0, 4, 16, "bfloat16"),
     "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "1280x720", 81, 16, 40, 5.0, None, 5.0, 4, 16, "bfloat16"),
     # Wan2.2 wan_ti2v_5B.py: 121 frames at 24 fps, 50 steps, shift 5.0; VAE 4x16x16 with patch 2.
-    "Wan-AI/Wan2.2-TI2V-5B-Diffusers": ("WanPipeline", ("t2v", "i2v"), "1280x704", 121, 24, 50, 5.0, None, 5.0, 4, 32, "bfloat16"),
+    "Wan-AI/Wan2.2-TI2V-5B-Diffusers": ("WanPipeline", ("t2v", "ti2v", "t2i"), "1280x704", 121, 24, 50, 5.0, None, 5.0, 4, 32, "bfloat16"),
     # wan_t2v_A14B.py: sample_guide_scale (3.0 low noise, 4.0 high noise), shift 12.0, 40 steps.
-    "Wan-AI/Wan2.2-T2V-A14B-Diffusers": ("WanPipeline", ("t2v",), "1280x720", 81, 16, 40, 4.0, 3.0, 12.0, 4, 16, "bfloat16"),
+    "Wan-AI/Wan2.2-T2V-A14B-Diffusers": ("WanPipeline", ("t2v", "t2i"), "1280x720", 81, 16, 40, 4.0, 3.0, 12.0, 4, 16, "bfloat16"),
     # wan_i2v_A14B.py: guide (3.5, 3.5), shift 5.0, 40 steps.
     "Wan-AI/Wan2.2-I2V-A14B-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "1280x720", 81, 16, 40, 3.5, 3.5, 5.0, 4, 16, "bfloat16"),
     # Tencent/HunyuanVideo: 720x1280, 129 frames (4n+1), 50 steps, embedded cfg 6.0, flow shift 7.0, 24 fps.
@@ -35,10 +35,21 @@ PUBLISHED = {
     "THUDM/CogVideoX-5b": ("CogVideoXPipeline", ("t2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "bfloat16"),
     # diffusers LTXPipeline: 704x512, 161 frames at 25 fps, 50 steps, guidance 3; Lightricks: sizes /32, 8k+1.
     "Lightricks/LTX-Video": ("LTXPipeline", ("t2v",), "704x512", 161, 25, 50, 3.0, None, None, 8, 32, "bfloat16"),
+    # Text-to-image. black-forest-labs/flux README, diffusers FluxPipeline docs: schnell 4 steps, guidance 0;
+    # dev 50 steps, guidance 3.5; 1024x1024; VAE 8x with 2x2 patches (sizes /16).
+    "black-forest-labs/FLUX.1-schnell": ("FluxPipeline", ("t2i",), "1024x1024", 1, 1, 4, 0.0, None, None, 1, 16, "bfloat16"),
+    "black-forest-labs/FLUX.1-dev": ("FluxPipeline", ("t2i",), "1024x1024", 1, 1, 50, 3.5, None, None, 1, 16, "bfloat16"),
+    # QwenLM/Qwen-Image README: 1328x1328 (1:1), 50 steps, true_cfg_scale 4.0.
+    "Qwen/Qwen-Image": ("QwenImagePipeline", ("t2i",), "1328x1328", 1, 1, 50, 4.0, None, None, 1, 16, "bfloat16"),
+    # stabilityai/stable-diffusion-3.5-large model card: 28 steps, guidance 3.5, 1024x1024.
+    "stabilityai/stable-diffusion-3.5-large": ("StableDiffusion3Pipeline", ("t2i",), "1024x1024", 1, 1, 28, 3.5, None, None, 1, 16, "bfloat16"),
+    "framecast/tiny-random-flux": ("FluxPipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),
     # framecast's no-model backend for measurements (components/backends/synthetic_backend.py).
     "framecast/synthetic": ("", ("t2v",), "832x480", 81, 16, 4, 5.0, None, None, 4, 16, "float32"),
     # framecast's own test model (components/tiny_model.py).
-    "framecast/tiny-random-wan2.1-t2v": ("WanPipeline", ("t2v",), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
+    "framecast/tiny-random-wan2.1-t2v": ("WanPipeline", ("t2v", "t2i"), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
+    "framecast/tiny-random-wan2.1-i2v": ("WanImageToVideoPipeline", ("i2v",), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
+    "framecast/tiny-random-wan2.2-ti2v": ("WanPipeline", ("t2v", "ti2v", "t2i"), "64x64", 9, 8, 4, 5.0, None, 5.0, 4, 32, "float32"),
 }
 
 # Published sizes and lengths where the authors limit them.
@@ -92,6 +103,8 @@ def violations(spec):
         ({"num_inference_steps": lim.max_steps + 1}, "num_inference_steps", f"at most {lim.max_steps}"),
         ({"seconds": (lim.max_frames + lim.frame_step) / d.fps, "fps": d.fps}, "seconds", f"at most {lim.max_frames}"),
     ]
+    if not spec.makes_video:  # images: one frame, whatever the request says of frames
+        cases = [case for case in cases if case[1] not in ("num_frames", "seconds")]
     if lim.min_frames > 1:
         cases.append(({"num_frames": lim.min_frames - lim.frame_step}, "num_frames", f"between {lim.min_frames}"))
     side = lim.size_multiple * (int((lim.max_pixels ** 0.5) / lim.size_multiple) + 2)
@@ -106,9 +119,9 @@ def test_each_constraint_is_refused_naming_the_field_and_what_is_allowed(model_i
     spec = lookup(model_id)
     for knobs, field, allowed in violations(spec):
         with pytest.raises(RequestFieldError) as raised:
-            spec.resolve(GenerationKnobs(prompt="p", **knobs), model_id)
+            spec.resolve(GenerationKnobs(prompt="p", **knobs), model_id, single_frame=not spec.makes_video)
         assert raised.value.param == field, (knobs, raised.value.message)
         assert allowed in raised.value.message and model_id in raised.value.message, (knobs, raised.value.message)
     # And the defaults themselves pass.
-    params = spec.resolve(GenerationKnobs(prompt="p"), model_id)
+    params = spec.resolve(GenerationKnobs(prompt="p"), model_id, single_frame=not spec.makes_video)
     assert (params.width, params.height, params.num_frames) == (spec.defaults.width, spec.defaults.height, spec.defaults.num_frames)

@@ -172,7 +172,7 @@ def test_models_lists_the_served_model_with_its_workers(stack):
     assert model["id"] == MODEL and model["object"] == "model" and model["workers"] == 2
     assert model["defaults"]["num_frames"] == 9 and model["defaults"]["size"] == "64x64"
     assert model["limits"]["num_frames"] == "4k+1, 1 to 129" and model["limits"]["size_multiple"] == 16
-    assert model["tasks"] == ["t2v"] and model["support"] == "ready" and model["backends"] == ["diffusers"]
+    assert model["tasks"] == ["t2v", "t2i"] and model["support"] == "ready" and model["backends"] == ["diffusers"]
     assert model["spec_id"] == "framecast/tiny-random-wan2.1-t2v"
     health = httpx.get(f"{stack.base_url}/health")
     assert health.status_code == 200 and health.json()["workers"] == 2

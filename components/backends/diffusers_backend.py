@@ -18,6 +18,11 @@ from framecast.protocol import Stage
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# A text-to-video pipeline whose model also takes an image (Wan2.2 TI2V) -> the diffusers
+# pipeline that runs the same modules with an image.
+_IMAGE_PIPELINES = {"WanPipeline": "WanImageToVideoPipeline"}
+
+
 def _resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -62,10 +67,13 @@ class DiffusersBackend:
         log.info("loading %s on %s as %s", options.model_path, self.device, self.dtype)
         self.pipeline = DiffusionPipeline.from_pretrained(options.model_path, torch_dtype=self.dtype)
         call_parameters = inspect.signature(self.pipeline.__call__).parameters
-        if "num_frames" not in call_parameters:
+        # Video pipelines take num_frames; image pipelines (text-to-image models) do not.
+        self._makes_video = "num_frames" in call_parameters
+        if not self._makes_video and options.spec.makes_video:
             raise ValueError(f"{options.model_path} holds a {type(self.pipeline).__name__}, not a video pipeline")
         self._takes_step_callback = "callback_on_step_end" in call_parameters
         self._takes_guidance_2 = "guidance_scale_2" in call_parameters
+        self._takes_image = "image" in call_parameters
         flow_shift = options.flow_shift_or_default
         if flow_shift is not None:
             _apply_flow_shift(self.pipeline, flow_shift)
@@ -86,12 +94,32 @@ class DiffusersBackend:
         if options.model.compile:
             self.pipeline.transformer.compile()
         self.pipeline.set_progress_bar_config(disable=True)
+        self.image_pipeline = self.pipeline if self._takes_image else None
+        if options.spec.takes_image and self.image_pipeline is None:
+            self.image_pipeline = self._image_variant()
+
+    def _image_variant(self):
+        """The same modules (no second copy in memory) in the pipeline that takes an image."""
+        import diffusers
+
+        name = _IMAGE_PIPELINES.get(type(self.pipeline).__name__)
+        if name is None:
+            raise ValueError(f"{self.options.model_path}: no image pipeline is known for {type(self.pipeline).__name__}")
+        config = self.pipeline.config
+        pipeline = getattr(diffusers, name)(
+            **self.pipeline.components,
+            boundary_ratio=config.get("boundary_ratio"),
+            expand_timesteps=config.get("expand_timesteps", False),
+        )
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline
 
     def describe(self) -> dict:
         return {
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
             "pipeline": type(self.pipeline).__name__,
+            "image_pipeline": type(self.image_pipeline).__name__ if self.image_pipeline is not None else None,
             "flow_shift": self.options.flow_shift_or_default,
             "cpu_offload": self.options.diffusers.cpu_offload or "none",
             "vae_slicing": bool(self.options.diffusers.vae_slicing),
@@ -109,7 +137,11 @@ class DiffusersBackend:
                 on_progress(Stage.DECODING, None, None)
             return {}
 
-        extra = {}
+        pipeline, extra = self.pipeline, {}
+        if params.image is not None:
+            if self.image_pipeline is None:
+                raise ValueError(f"{type(self.pipeline).__name__} takes no image")
+            pipeline, extra["image"] = self.image_pipeline, params.image
         if self._takes_step_callback:
             extra["callback_on_step_end"] = after_step
         if params.guidance_scale_2 is not None and self._takes_guidance_2:
@@ -132,12 +164,15 @@ class DiffusersBackend:
         with torch.inference_mode(), contextlib.ExitStack() as cleanup:
             if hook is not None:
                 cleanup.callback(hook.remove)
-            output = self.pipeline(
+            if self._makes_video:
+                extra |= {"num_frames": params.num_frames, "num_videos_per_prompt": params.count}
+            else:
+                extra["num_images_per_prompt"] = params.count
+            output = pipeline(
                 prompt=params.prompt,
                 negative_prompt=params.negative_prompt,
                 height=params.height,
                 width=params.width,
-                num_frames=params.num_frames,
                 num_inference_steps=params.num_inference_steps,
                 guidance_scale=params.guidance_scale,
                 generator=generator,
@@ -145,7 +180,9 @@ class DiffusersBackend:
                 **extra,
             )
         elapsed = time.perf_counter() - started
-        frames = np.asarray(output.frames[0])
+        # Videos (count, frames, h, w, 3) or images (count, h, w, 3): frames in one row.
+        frames = np.asarray(output.frames if self._makes_video else output.images)
+        frames = frames.reshape(-1, *frames.shape[-3:])
         if frames.dtype != np.uint8:
             frames = (frames * 255.0).round().clip(0, 255).astype(np.uint8)
         return GeneratedVideo(frames, elapsed)

@@ -9,7 +9,9 @@ backend reports stage boundaries only.
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import tempfile
 import time
 
 import numpy as np
@@ -122,21 +124,37 @@ class SglangBackend:
         if params.guidance_scale_2 is not None:
             sampling["guidance_scale_2"] = params.guidance_scale_2
         on_progress(Stage.GENERATING, None, None)
+        outputs, seconds = [], 0.0
+        with tempfile.TemporaryDirectory(prefix="framecast-input-") as folder:
+            if params.image is not None:
+                # DiffGenerator reads its image from a path; the worker fitted it to the size already.
+                sampling["image_path"] = os.path.join(folder, "input.png")
+                params.image.save(sampling["image_path"], format="PNG")
+            # n images of a text-to-image request: one call each, seeds seed, seed+1, ...
+            for index in range(params.count):
+                frames, elapsed = self._generate_one(sampling | {"seed": params.seed + index})
+                outputs.append(frames)
+                seconds += elapsed or 0.0
+        on_progress(Stage.DECODING, None, None)
+        return GeneratedVideo(np.concatenate(outputs), seconds or None)
+
+    def _generate_one(self, sampling: dict) -> tuple[np.ndarray, float | None]:
         result = self.generator.generate(sampling_params_kwargs=sampling)
         # DiffGenerator logs and swallows its exceptions, answering None.
         if isinstance(result, list):
             result = result[0] if result else None
         if result is None or result.frames is None or len(result.frames) == 0:
-            raise GenerationFailed("sglang produced no video; the worker log has its error")
-        on_progress(Stage.DECODING, None, None)
+            raise GenerationFailed("sglang produced no output; the worker log has its error")
         frames = np.stack([np.asarray(frame) for frame in result.frames])
+        if frames.ndim == 3:  # one image
+            frames = frames[None]
         if frames.dtype != np.uint8:
             scale = 255.0 if frames.max() <= 1.0 else 1.0
             frames = (frames.astype(np.float32) * scale).round().clip(0, 255).astype(np.uint8)
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise GenerationFailed(f"sglang returned frames shaped {frames.shape}, not (frames, height, width, 3)")
         total_ms = (result.metrics or {}).get("total_duration_ms")
-        return GeneratedVideo(frames, total_ms / 1000.0 if total_ms else None)
+        return frames, total_ms / 1000.0 if total_ms else None
 
     def close(self) -> None:
         self.generator.shutdown()

@@ -24,13 +24,27 @@ def _wan_limits(sizes: tuple[str, ...], max_frames: int = 81, size_multiple: int
     )  # fmt: skip
 
 
+def _image_limits(max_pixels: int, min_pixels: int = 256 * 256) -> Limits:
+    """Text-to-image models: one frame; sizes a multiple of 16 (VAE 8x, DiT patch 2x2)."""
+    return Limits(
+        frame_step=1, min_frames=1, max_frames=1, size_multiple=16, min_pixels=min_pixels, max_pixels=max_pixels,
+        max_steps=200,
+    )  # fmt: skip
+
+
+# The tiny random models of framecast.components.tiny_model (tests and the quickstart).
+_TINY_LIMITS = Limits(
+    frame_step=4, min_frames=1, max_frames=129, size_multiple=16, min_pixels=16 * 16, max_pixels=256 * 256, max_steps=1000
+)
+
+
 REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec(
         id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
         aliases=("Wan2.1-T2V-1.3B",),
         family="wan2.1",
         pipeline_class="WanPipeline",
-        tasks=("t2v",),
+        tasks=("t2v", "t2i"),
         backends=("sglang", "diffusers"),
         dtype="bfloat16",
         defaults=Defaults(832, 480, 81, 16, 50, 5.0, flow_shift=3.0, negative_prompt=WAN_NEGATIVE_PROMPT),
@@ -43,7 +57,7 @@ REGISTRY: tuple[ModelSpec, ...] = (
         aliases=("Wan2.1-T2V-14B",),
         family="wan2.1",
         pipeline_class="WanPipeline",
-        tasks=("t2v",),
+        tasks=("t2v", "t2i"),
         backends=("sglang", "diffusers"),
         dtype="bfloat16",
         defaults=Defaults(1280, 720, 81, 16, 50, 5.0, flow_shift=5.0, negative_prompt=WAN_NEGATIVE_PROMPT),
@@ -85,7 +99,7 @@ REGISTRY: tuple[ModelSpec, ...] = (
         aliases=("Wan2.2-TI2V-5B",),
         family="wan2.2",
         pipeline_class="WanPipeline",
-        tasks=("t2v", "i2v"),
+        tasks=("t2v", "ti2v", "t2i"),
         backends=("sglang", "diffusers"),
         dtype="bfloat16",
         defaults=Defaults(1280, 704, 121, 24, 50, 5.0, flow_shift=5.0, negative_prompt=WAN_NEGATIVE_PROMPT),
@@ -101,7 +115,7 @@ REGISTRY: tuple[ModelSpec, ...] = (
         aliases=("Wan2.2-T2V-A14B",),
         family="wan2.2",
         pipeline_class="WanPipeline",
-        tasks=("t2v",),
+        tasks=("t2v", "t2i"),
         backends=("sglang", "diffusers"),
         dtype="bfloat16",
         defaults=Defaults(
@@ -199,6 +213,64 @@ REGISTRY: tuple[ModelSpec, ...] = (
         source="diffusers LTXPipeline defaults; Lightricks/LTX-Video README (sizes /32, frames 8k+1, up to 257)",
     ),
     ModelSpec(
+        id="black-forest-labs/FLUX.1-schnell",
+        aliases=("FLUX.1-schnell",),
+        family="flux",
+        pipeline_class="FluxPipeline",
+        tasks=("t2i",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        # Timestep-distilled: 4 steps, no guidance.
+        defaults=Defaults(1024, 1024, 1, 1, 4, 0.0),
+        limits=_image_limits(2048 * 2048),
+        # 12B DiT; T5-XXL (4.7B) and CLIP-L text encoders.
+        footprint=Footprint(dit_params_b=12.0, text_encoder_params_b=4.9, other_params_b=0.08, activation_gb=4.0),
+        source="black-forest-labs/flux README; diffusers FluxPipeline docs (schnell: 4 steps, guidance 0)",
+    ),
+    ModelSpec(
+        id="black-forest-labs/FLUX.1-dev",
+        aliases=("FLUX.1-dev",),
+        family="flux",
+        pipeline_class="FluxPipeline",
+        tasks=("t2i",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        # Guidance-distilled: the guidance scale is an input of the DiT.
+        defaults=Defaults(1024, 1024, 1, 1, 50, 3.5),
+        limits=_image_limits(2048 * 2048),
+        footprint=Footprint(dit_params_b=12.0, text_encoder_params_b=4.9, other_params_b=0.08, activation_gb=4.0),
+        source="black-forest-labs/flux README; diffusers FluxPipeline docs (dev: 50 steps, guidance 3.5)",
+    ),
+    ModelSpec(
+        id="Qwen/Qwen-Image",
+        aliases=("Qwen-Image",),
+        family="qwen-image",
+        pipeline_class="QwenImagePipeline",
+        tasks=("t2i",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        # 50 steps at 1328x1328; guidance is its true CFG scale (4.0).
+        defaults=Defaults(1328, 1328, 1, 1, 50, 4.0),
+        limits=_image_limits(1664 * 1664),
+        # 20B MMDiT; Qwen2.5-VL-7B text encoder.
+        footprint=Footprint(dit_params_b=20.4, text_encoder_params_b=8.3, other_params_b=0.13, activation_gb=6.0),
+        source="QwenLM/Qwen-Image README (1328x1328 for 1:1, 50 steps, true_cfg_scale 4.0)",
+    ),
+    ModelSpec(
+        id="stabilityai/stable-diffusion-3.5-large",
+        aliases=("stable-diffusion-3.5-large", "SD3.5-large"),
+        family="sd3",
+        pipeline_class="StableDiffusion3Pipeline",
+        tasks=("t2i",),
+        backends=("sglang", "diffusers"),
+        dtype="bfloat16",
+        defaults=Defaults(1024, 1024, 1, 1, 28, 3.5),
+        limits=_image_limits(1536 * 1536),
+        # 8.1B MMDiT; CLIP-L, CLIP-G and T5-XXL text encoders.
+        footprint=Footprint(dit_params_b=8.1, text_encoder_params_b=5.6, other_params_b=0.08, activation_gb=4.0),
+        source="stabilityai/stable-diffusion-3.5-large model card (28 steps, guidance 3.5)",
+    ),
+    ModelSpec(
         id="framecast/synthetic",
         aliases=("synthetic",),
         family="synthetic",
@@ -219,15 +291,52 @@ REGISTRY: tuple[ModelSpec, ...] = (
         aliases=("tiny-random-t2v",),
         family="tiny",
         pipeline_class="WanPipeline",
-        tasks=("t2v",),
+        tasks=("t2v", "t2i"),
         backends=("diffusers", "sglang"),
         dtype="float32",
         defaults=Defaults(64, 64, 9, 8, 4, 5.0, flow_shift=3.0),
-        limits=Limits(
-            frame_step=4, min_frames=1, max_frames=129, size_multiple=16, min_pixels=16 * 16,
-            max_pixels=256 * 256, max_steps=1000,
-        ),  # fmt: skip
+        limits=_TINY_LIMITS,
         footprint=None,
         source="framecast.components.tiny_model (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-flux",
+        aliases=("tiny-random-t2i",),
+        family="tiny",
+        pipeline_class="FluxPipeline",
+        tasks=("t2i",),
+        backends=("diffusers", "sglang"),
+        dtype="float32",
+        defaults=Defaults(64, 64, 1, 1, 4, 3.5),
+        limits=_image_limits(256 * 256, min_pixels=16 * 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind t2i (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-wan2.1-i2v",
+        aliases=("tiny-random-i2v",),
+        family="tiny",
+        pipeline_class="WanImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("diffusers", "sglang"),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 8, 4, 5.0, flow_shift=3.0),
+        limits=_TINY_LIMITS,
+        footprint=None,
+        source="framecast.components.tiny_model --kind i2v (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-wan2.2-ti2v",
+        aliases=("tiny-random-ti2v",),
+        family="tiny",
+        pipeline_class="WanPipeline",
+        tasks=("t2v", "ti2v", "t2i"),
+        backends=("diffusers", "sglang"),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 8, 4, 5.0, flow_shift=5.0),
+        # The Wan2.2 VAE compresses 16x and the DiT patches 2x2.
+        limits=dataclasses.replace(_TINY_LIMITS, size_multiple=32, min_pixels=32 * 32),
+        footprint=None,
+        source="framecast.components.tiny_model --kind ti2v (random weights, built offline)",
     ),
 )

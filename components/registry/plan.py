@@ -101,7 +101,7 @@ def launch_plan(spec: ModelSpec, hardware: HardwareProfile, backend: str = "auto
 def support(spec: ModelSpec, hardware: HardwareProfile, backend: str | None = None) -> Support:
     """How well this machine can run the model: ready, limited (and why), or not supported."""
     if not set(spec.tasks) & set(SERVED_TASKS):
-        return Support("not supported", f"{'/'.join(spec.tasks)} needs image input, which workers do not take yet")
+        return Support("not supported", f"framecast workers do not serve {'/'.join(spec.tasks)} yet")
     candidates = [name for name in spec.backends if hardware.backends.get(name)]
     if backend is not None:
         if backend not in spec.backends:

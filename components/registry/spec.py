@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from framecast.protocol import ErrorCode, GenerationKnobs, RequestFieldError
 
 # A model folder may name the registry entry it follows in this file (the tiny model does).
 SPEC_FILE = "framecast_model.json"
 
-Task = Literal["t2v", "i2v", "t2i"]
+# t2v: text to video. i2v: image (and text) to video, the image required. ti2v: one model doing
+# both, the image optional. t2i: text to image.
+Task = Literal["t2v", "i2v", "ti2v", "t2i"]
 SupportLevel = Literal["ready", "limited", "not supported"]
 PARALLEL_DEGREES = (1, 2, 4, 8)
 # Backends that split one model across GPUs (tensor / sequence parallel).
 PARALLEL_BACKENDS = ("sglang",)
-# Task kinds workers take requests for today (image inputs are not accepted yet).
-SERVED_TASKS = ("t2v",)
+# Task kinds workers take requests for.
+SERVED_TASKS = ("t2v", "i2v", "ti2v", "t2i")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class GenerationParams:
     seed: int
     guidance_scale_2: float | None = None
     flow_shift: float | None = None
+    # Outputs from one batch: n images of a text-to-image request, else 1.
+    count: int = 1
+    # The input image (PIL, RGB), already fitted to width x height; None for text only.
+    image: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,18 @@ class ModelSpec:
     source: str = ""
     # How this spec was found for a model path (registry id, alias, spec file, model_index.json).
     matched_by: str = "id"
+
+    @property
+    def makes_video(self) -> bool:
+        return bool({"t2v", "i2v", "ti2v"} & set(self.tasks))
+
+    @property
+    def takes_image(self) -> bool:
+        return "i2v" in self.tasks or "ti2v" in self.tasks
+
+    @property
+    def needs_image(self) -> bool:
+        return self.takes_image and "t2v" not in self.tasks
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -206,11 +224,14 @@ class ModelSpec:
                 f"got {size} ({width * height}){listed}",
             )
 
-    def resolve(self, knobs: GenerationKnobs, name: str) -> GenerationParams:
-        """Fill omitted knobs from the defaults and refuse what the model cannot do."""
+    def resolve(self, knobs: GenerationKnobs, name: str, single_frame: bool = False) -> GenerationParams:
+        """Fill omitted knobs from the defaults and refuse what the model cannot do;
+        `single_frame`: one frame, an image (text-to-image)."""
         d, lim = self.defaults, self.limits
         fps = knobs.fps or d.fps
-        if knobs.num_frames is not None:
+        if single_frame:
+            num_frames = 1
+        elif knobs.num_frames is not None:
             num_frames = knobs.num_frames
             self._check_frames(num_frames, name, "num_frames")
         elif knobs.seconds is not None:

@@ -16,7 +16,17 @@ from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.settings import RequestLimits
 from framecast.frontend.jobs.store import JobStore, StoreUnavailable
 from framecast.frontend.metrics import FrontendMetrics
-from framecast.protocol import ErrorBody, ErrorCode, VideoRequestBase, WorkerVideoMessage, WorkerVideoRequest
+from framecast.protocol import (
+    ErrorBody,
+    ErrorCode,
+    ImageGenerationRequest,
+    VideoRequestBase,
+    WorkerVideoMessage,
+    WorkerVideoRequest,
+)
+
+# What a client may ask for: a video (either route) or images.
+JobRequest = VideoRequestBase | ImageGenerationRequest
 
 EXTRA_OUTPUTS = ["thumbnail", "spritesheet"]
 
@@ -50,12 +60,13 @@ class Intake:
     # checks all at once while the first ones wait for their request check.
     _admitting: collections.Counter[str] = field(default_factory=collections.Counter)
 
-    async def admit(self, body: VideoRequestBase, kind: str, tenant: str | None) -> JobRecord:
+    async def admit(self, body: JobRequest, kind: str, tenant: str | None) -> JobRecord:
         """The job's record, created in the store. Raises RequestFieldError, WorkerRejected,
         QueueFull, TooManyJobs, StoreUnavailable, or the directory's NoWorkerError /
         UnknownModelError."""
         self._limits.check_prompt(body.prompt)
-        body.knobs()  # a conflicting top-level/nvext pair is refused here
+        if isinstance(body, VideoRequestBase):
+            body.knobs()  # a conflicting top-level/nvext pair is refused here
         model, instance = self._directory.route(body.model)
         workers = len(self._directory.models()[model].instances)
         try:
@@ -85,13 +96,14 @@ class Intake:
         return sum(1 for record in records if record.tenant == tenant and not record.terminal)
 
     async def _create(
-        self, body: VideoRequestBase, kind: str, tenant: str | None, model: str, instance: WorkerInstance
+        self, body: JobRequest, kind: str, tenant: str | None, model: str, instance: WorkerInstance
     ) -> JobRecord:
-        job_id = f"video_{uuid.uuid4().hex}"
+        fields = body.worker_fields()
+        job_id = f"{fields.get('task', 'video')}_{uuid.uuid4().hex}"
         # The worker always stores its outputs and answers with references: a video never
         # crosses the request plane, whatever its size (base64 is assembled by the frontend).
         request = WorkerVideoRequest.model_validate(
-            body.model_dump(mode="json", exclude_none=True)
+            fields
             | {
                 "model": model,
                 "request_id": job_id,
@@ -112,7 +124,7 @@ class Intake:
             kind=kind,
             created_at=time.time(),
             prompt=body.prompt,
-            seconds=f"{body.seconds:g}" if body.seconds else f"{round(frames / fps, 2):g}",
+            seconds=f"{seconds:g}" if (seconds := getattr(body, "seconds", None)) else f"{round(frames / fps, 2):g}",
             size=resolved.size,
             num_frames=frames,
             fps=fps,

@@ -24,7 +24,7 @@ from framecast.frontend.discovery import WorkerDirectory
 from framecast.frontend.jobs import outcome
 from framecast.frontend.jobs.admission import Admission
 from framecast.frontend.jobs.events import JobEvents, SyncResult
-from framecast.frontend.jobs.intake import Intake
+from framecast.frontend.jobs.intake import Intake, JobRequest
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.replicas import ReplicaCoordinator
 from framecast.frontend.jobs.runner import RunEnd, run_on_worker
@@ -34,7 +34,7 @@ from framecast.frontend.jobs.store import JobStore, StoreUnavailable
 from framecast.frontend.jobs.tasks import BackgroundTasks
 from framecast.frontend.jobs.writer import RecordWriter
 from framecast.frontend.metrics import FrontendMetrics
-from framecast.protocol import ErrorCode, Stage, VideoJobError, VideoRequestBase
+from framecast.protocol import ErrorCode, Stage, VideoJobError
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class JobManager:
 
     # -- creating -----------------------------------------------------------------------------
 
-    async def submit(self, body: VideoRequestBase, kind: str = "job", tenant: str | None = None) -> JobRecord:
+    async def submit(self, body: JobRequest, kind: str = "job", tenant: str | None = None) -> JobRecord:
         """Check the request with a worker of its model and queue it (see Intake.admit for
         what it raises)."""
         if not self._accepting:
@@ -161,6 +161,7 @@ class JobManager:
         self._count_end(record)
         await self.writer.save(record, force=True)
         self.writer.finished(job_id)
+        await self._drop_input(record)
         self.events.resolve(record.id, record)
         log.warning("job %s failed: %s", record.id, message)
 
@@ -210,6 +211,8 @@ class JobManager:
         self.writer.finished(record.id)
         if not saved.goes_on and final is not None:
             await outputs.delete(outcome.output_urls(final))
+        if record.status == "failed" and saved.goes_on:
+            await self._drop_input(record)
         self.events.resolve(record.id, record, final)
 
     async def _after_loss(self, record: JobRecord, instance_id: int, why: str, draining: bool) -> bool:
@@ -274,7 +277,7 @@ class JobManager:
             self._count_end(outcome.cancelled(record, "deleted"))
         self._stop_local(job_id)
         self.writer.discard(job_id)
-        await outputs.delete(list(record.outputs.values()))
+        await outputs.delete(record.stored_urls())
         self.events.publish(job_id, None)
         self.events.resolve(job_id, outcome.cancelled(record, "the video was deleted"))
         log.info("job %s deleted (was %s)", job_id, record.status)
@@ -289,11 +292,18 @@ class JobManager:
         self._count_end(record)
         await self.writer.save(record, force=True)
         self.writer.finished(job_id)
+        await self._drop_input(record)
         self.events.resolve(job_id, record)
         log.info("job %s cancelled: %s", job_id, reason)
 
     async def expire(self, record: JobRecord) -> None:
         await self.replicas.expire(record)
+
+    @staticmethod
+    async def _drop_input(record: JobRecord) -> None:
+        """A failed job's input image goes at once; a completed job's stays with its outputs."""
+        if record.input_url:
+            await outputs.delete([record.input_url])
 
     # -- reading and following ----------------------------------------------------------------
 

@@ -49,21 +49,29 @@ def output_urls(message: WorkerVideoMessage) -> list[str]:
     return urls + [url for url in (message.thumbnail_url, message.spritesheet_url) if url]
 
 
+def output_variants(record: JobRecord, urls: list[str], final: WorkerVideoMessage) -> dict[str, str]:
+    """Stored outputs by variant: video, thumbnail and spritesheet, or image_0, image_1, ..."""
+    if record.request.task == "image":
+        return {f"image_{index}": url for index, url in enumerate(urls)}
+    variants = (("video", urls[0]), ("thumbnail", final.thumbnail_url), ("spritesheet", final.spritesheet_url))
+    return {variant: url for variant, url in variants if url}
+
+
 def finish(record: JobRecord, final: WorkerVideoMessage | None, ttl_s: float) -> None:
     """Set the record's end: completed with its outputs, or failed with a code and a reason
     (record.error already set by the caller, or the worker's own answer)."""
     now = time.time()
     record.completed_at = now
     if final is not None and final.status == "completed":
-        video_url = final.data[0].url if final.data else None
-        if video_url is not None:
+        urls = [item.url for item in final.data]
+        if urls and all(urls):
             record.status, record.progress, record.stage = "completed", 100, None
             record.expires_at = now + ttl_s
             record.inference_time_s = final.inference_time_s
-            variants = (("video", video_url), ("thumbnail", final.thumbnail_url), ("spritesheet", final.spritesheet_url))
-            record.outputs = {variant: url for variant, url in variants if url}
+            record.outputs = output_variants(record, urls, final)
             return
-        record.error = VideoJobError(code=ErrorCode.GENERATION_FAILED, message=f"worker {record.worker} answered without a stored video")
+        what = "image" if record.request.task == "image" else "video"
+        record.error = VideoJobError(code=ErrorCode.GENERATION_FAILED, message=f"worker {record.worker} answered without a stored {what}")
     record.status, record.stage = "failed", None
     if record.error is None:
         record.error = error_from(final, record.worker or "?") if final is not None else VideoJobError(

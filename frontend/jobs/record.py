@@ -51,6 +51,16 @@ class JobRecord(BaseModel):
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    @property
+    def input_url(self) -> str | None:
+        """The stored input image the frontend staged for the worker, if the job has one."""
+        reference = self.request.input_reference
+        return reference if reference and not reference.startswith("data:") else None
+
+    def stored_urls(self) -> list[str]:
+        """Everything the job keeps in storage: its outputs and its input image."""
+        return list(self.outputs.values()) + ([self.input_url] if self.input_url else [])
+
     def to_video(self) -> VideoJob:
         shared = self.model_dump(include=set(VideoJob.model_fields) - {"object"})
         # The public object counts in whole seconds, as OpenAI's does.

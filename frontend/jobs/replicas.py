@@ -120,7 +120,7 @@ class ReplicaCoordinator:
                 await self.expire(record)
 
     async def expire(self, record: JobRecord) -> None:
-        urls = list(record.outputs.values())
+        urls = record.stored_urls()
         await outputs.delete(urls)
         record.expired, record.outputs = True, {}
         await self._store.put(record)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from framecast.frontend.fetching import FetchPolicy, FetchRefused, SafeFetcher
-from framecast.frontend.images import ImageRefused, normalize_image
+from framecast.frontend.safe_images import ImageRefused, normalize_image
 from framecast.frontend.references import read_reference
 from framecast.protocol import RequestFieldError
 

@@ -1,0 +1,101 @@
+"""A request's input image on the worker.
+
+Workers never fetch from the network: an image reaches them as a URL under the input store the
+frontends write to (`--input-store`, shared by both), or inline as a `data:` URL (what another
+frontend, such as NVIDIA Dynamo's, may send). It is decoded under a pixel cap, turned upright
+and made RGB, then fitted to the requested size the same way on every backend: scaled so that
+it covers the whole frame, keeping its aspect ratio, and the overflow cropped evenly from both
+sides (centre crop).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+
+import fsspec
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from framecast.protocol import ErrorCode, RequestFieldError
+
+PARAM = "input_reference"
+DEFAULT_MAX_PIXELS = 40_000_000
+_STORED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def _refused(message: str, code: ErrorCode = ErrorCode.INVALID_VALUE) -> RequestFieldError:
+    return RequestFieldError(PARAM, f"{PARAM}: {message}", code=code)
+
+
+class InputImages:
+    """Reads input images from one fsspec root, or from data: URLs."""
+
+    def __init__(self, store_url: str, max_pixels: int = DEFAULT_MAX_PIXELS):
+        self.fs, root = fsspec.core.url_to_fs(store_url)
+        self.root = root.rstrip("/")
+        self.prefix = self.fs.unstrip_protocol(self.root) + "/"
+        self.max_pixels = max_pixels
+
+    def read(self, reference: str) -> Image.Image:
+        """The image `reference` names, decoded, upright and RGB (blocking: call from a thread)."""
+        reference = reference.strip()
+        if reference.lower().startswith("data:"):
+            return self._decode(_data_url_bytes(reference))
+        if reference.startswith(self.prefix):
+            name = reference[len(self.prefix) :]
+            if not _STORED_NAME.fullmatch(name) or ".." in name:
+                raise _refused(f"{reference!r} is not a stored input image")
+            try:
+                return self._decode(self.fs.cat_file(f"{self.root}/{name}"))
+            except FileNotFoundError:
+                raise _refused(f"{reference} is gone from the input store") from None
+        if reference.lower().startswith(("http://", "https://")):
+            raise _refused(
+                "workers do not fetch from the network; send the image through a framecast frontend (which fetches "
+                "and checks it) or inline as a data: URL",
+                ErrorCode.UNSUPPORTED_VALUE,
+            )
+        raise _refused(f"{reference[:80]!r} is neither a data: URL nor an image in this worker's input store ({self.prefix})")
+
+    def _decode(self, data: bytes) -> Image.Image:
+        unreadable = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError)
+        try:
+            # Reads the header only: the size is known before a pixel is decoded.
+            image = Image.open(io.BytesIO(data))
+        except unreadable as error:
+            raise _refused(f"not an image that can be read ({error})") from None
+        width, height = image.size
+        if width * height > self.max_pixels:
+            raise _refused(f"the image is {width}x{height}, more than {self.max_pixels} pixels")
+        try:
+            return ImageOps.exif_transpose(image).convert("RGB")
+        except unreadable as error:
+            raise _refused(f"the image cannot be decoded ({error})") from None
+
+
+def _data_url_bytes(reference: str) -> bytes:
+    header, _, encoded = reference.partition(",")
+    if not header.lower().endswith(";base64"):
+        raise _refused("a data URL must be base64, as in data:image/png;base64,...")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise _refused("the data URL is not valid base64") from None
+
+
+def fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Scaled to cover width x height (aspect ratio kept), then centre-cropped to it."""
+    if image.size == (width, height):
+        return image
+    return ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+
+
+def closest_size(image: Image.Image, sizes: tuple[str, ...]) -> tuple[int, int] | None:
+    """Of a model's published sizes ("WxH"), the one whose aspect ratio is nearest the image's."""
+    if not sizes:
+        return None
+    aspect = image.width / image.height
+    parsed = [tuple(int(side) for side in size.split("x")) for size in sizes]
+    return min(parsed, key=lambda size: abs(size[0] / size[1] - aspect))

@@ -1,0 +1,51 @@
+"""Text-to-image request and response models, in the OpenAI Images shape (`POST
+/v1/images/generations`), with framecast's knobs as extensions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from framecast.protocol.videos import MAX_SEED, MAX_STEPS, ResponseFormat, Size
+
+ImageFormat = Literal["png", "jpeg", "webp"]
+MAX_IMAGES = 4
+
+
+class ImageGenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1)
+    # Optional when exactly one model is served.
+    model: str | None = Field(default=None, min_length=1)
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
+    size: Size = Field(default=None, examples=["1024x1024"])
+    response_format: ResponseFormat = "url"
+    output_format: ImageFormat = "png"
+    user: str | None = None
+    # framecast's own.
+    negative_prompt: str | None = None
+    num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
+    guidance_scale: float | None = Field(default=None, ge=0)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+
+    def worker_fields(self) -> dict:
+        """What a worker is sent: one frame per image, n of them, in output_format."""
+        return self.model_dump(mode="json", exclude_none=True) | {"task": "image", "num_frames": 1}
+
+
+class ImageData(BaseModel):
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str | None = None
+
+
+class ImageGenerationResponse(BaseModel):
+    created: int
+    data: list[ImageData]
+    # framecast's own: what the images were made with.
+    model: str
+    size: str
+    output_format: ImageFormat
+    seed: int | None = None
