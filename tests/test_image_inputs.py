@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import io
 import ipaddress
+import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +26,7 @@ from PIL import Image
 from framecast.testing.stack import (
     Discovery,
     EtcdServer,
+    StageHold,
     decode_mp4,
     stack_env,
     start_frontend,
@@ -95,8 +98,9 @@ def _build(kind: str, folder: Path) -> Path:
 class Stack:
     """One frontend per model: the runtime registers one model per namespace's endpoint."""
 
-    def __init__(self, base_urls: dict[str, str], root: Path):
-        self.base_urls, self.root = base_urls, root
+    def __init__(self, base_urls: dict[str, str], root: Path, discovery: Discovery, i2v_worker, hold: StageHold):
+        self.base_urls, self.root, self.discovery = base_urls, root, discovery
+        self.i2v_worker, self.hold = i2v_worker, hold
 
     def generate(self, model: str, upload: bytes | None = None, **body) -> httpx.Response:
         url = f"{self.base_urls[model]}/v1/videos/generations"
@@ -120,20 +124,23 @@ def stack(tiny_model, tmp_path_factory):
     etcd = EtcdServer(root / "etcd-data", root)
     discovery = Discovery("etcd", stack_env("etcd", etcd.url, None))
     shared = ("--input-store", (root / "inputs").as_uri())
+    hold = StageHold(root / "hold")
     processes, base_urls = [], {}
     try:
         for kind, model in (("i2v", I2V), ("ti2v", TI2V), ("t2v", T2V)):
             path = tiny_model if kind == "t2v" else _build(kind, root / "models" / model)
             namespace = f"fc-{kind}"
-            processes.append(start_worker(discovery, path, namespace, (root / "out").as_uri(), root, f"worker-{kind}", *shared))
+            extra = hold.args() if kind == "i2v" else ()
+            processes.append(start_worker(discovery, path, namespace, (root / "out").as_uri(), root, f"worker-{kind}", *shared, *extra))
             frontend, base_urls[model] = start_frontend(
                 discovery, namespace, root, f"frontend-{kind}", *shared, "--fetch-allow", "127.0.0.2/32"
             )
             processes.append(frontend)
         for model, base_url in base_urls.items():
             wait_for_workers(base_url, model, 1, processes=processes)
-        yield Stack(base_urls, root)
+        yield Stack(base_urls, root, discovery, processes[0], hold)
     finally:
+        hold.release()
         for process in reversed(processes):
             process.stop()
         etcd.stop()
@@ -267,3 +274,44 @@ def test_bad_schemes_redirects_and_images_are_refused(stack, servers, path):
     _refused(stack, servers.allowed.url(path) if path.startswith("/") else path)
     # The allowed server was asked for its own page only; a redirect's refused target never.
     assert servers.asked() == ([path] if path.startswith("/") else [])
+
+
+@pytest.fixture
+def replicas(stack):
+    """Two more frontends of the I2V model, as production runs them: on the etcd job store, API
+    keys on (two tenants), the same input store."""
+    keys = stack.root / "api-keys"
+    keys.write_text("alice: key-alice\nbob: key-bob\n")
+    args = ("--input-store", (stack.root / "inputs").as_uri(), "--job-store", "etcd", "--replica-timeout", "2", "--api-key-file", str(keys))
+    started = [start_frontend(stack.discovery, "fc-i2v", stack.root, f"replica-{name}", *args) for name in ("a", "b")]
+    try:
+        yield started
+    finally:
+        stack.hold.release()
+        for process, _ in started:
+            process.stop()
+
+
+@pytest.mark.faults
+def test_an_image_job_outlives_the_replica_that_took_it(stack, replicas):
+    (process_a, url_a), (_, url_b) = replicas
+    alice = {"authorization": "Bearer key-alice"}
+    picture = png(gradient())
+    stack.hold.hold("denoising")
+    form = {key: (None, str(value)) for key, value in {"model": I2V, "prompt": "a cat", **KNOBS}.items()}
+    created = httpx.post(f"{url_a}/v1/videos", headers=alice, files=form | {"input_reference": ("in.png", picture, "image/png")}, timeout=60)
+    assert created.status_code == 200, created.text
+    video_id = created.json()["id"]
+    StageHold.wait_held([stack.i2v_worker], video_id, "denoising")
+    process_a.process.send_signal(signal.SIGKILL)
+    process_a.process.wait()
+    stack.hold.release()
+    deadline = time.monotonic() + 120
+    while (video := httpx.get(f"{url_b}/v1/videos/{video_id}", headers=alice, timeout=10).json())["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, video
+        time.sleep(0.1)
+    assert video["status"] == "completed", video
+    content = httpx.get(f"{url_b}/v1/videos/{video_id}/content", headers=alice, timeout=30)
+    # Run again by the other replica from the stored image: the same video as a direct request.
+    assert np.array_equal(decode_mp4(content.content).frames, stack.frames(I2V, upload=picture))
+    assert httpx.get(f"{url_b}/v1/videos/{video_id}", headers={"authorization": "Bearer key-bob"}).status_code == 404
