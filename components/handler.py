@@ -249,10 +249,10 @@ class VideoRequestHandler:
         if parsed.model is not None and parsed.model != self.model_name:
             raise RequestFieldError("model", f"this worker serves {self.model_name!r}, not {parsed.model!r}", code=ErrorCode.MODEL_NOT_FOUND)
         knobs = parsed.knobs()
-        if parsed.task == "image":
+        if self._task(parsed) == "image":
             if "t2i" not in self.spec.tasks:
                 raise RequestFieldError("model", f"{self.model_name} makes no images", code=ErrorCode.UNSUPPORTED_VALUE)
-            return replace(self.spec.resolve(knobs, self.model_name, single_frame=True), count=parsed.n)
+            return replace(self.spec.resolve(knobs, self.model_name, single_frame=True), count=parsed.n or 1)
         if not self.spec.makes_video:
             raise RequestFieldError(
                 "model", f"{self.model_name} makes images, not videos: ask POST /v1/images/generations",
@@ -276,6 +276,9 @@ class VideoRequestHandler:
             knobs = knobs.model_copy(update={"width": size[0], "height": size[1]})
         params = self.spec.resolve(knobs, self.model_name)
         return replace(params, image=fit_image(image, params.width, params.height))
+
+    def _task(self, parsed: WorkerVideoRequest) -> str:
+        return parsed.task or ("video" if self.spec.makes_video else "image")
 
     async def _store_images(self, frames, parsed: WorkerVideoRequest, request_id: str, run: _Run, report) -> list[VideoData]:
         """Each frame as an image file in output_format: stored (url) or inline (b64_json)."""
@@ -317,7 +320,7 @@ class VideoRequestHandler:
             inference_time = generated.inference_time_s or time.perf_counter() - started
         report(Stage.ENCODING, None, None)
         await self._hold_async(request_id, Stage.ENCODING, run)
-        if parsed.task == "image":
+        if self._task(parsed) == "image":
             data = await self._store_images(generated.frames, parsed, request_id, run, report)
             timings = run.close()
             self.metrics.observe_stages(timings)

@@ -118,7 +118,7 @@ class VideoService:
         return record
 
     async def list(self, caller: Caller | None, after: str | None, limit: int, order: Literal["asc", "desc"]) -> VideoJobList:
-        visible = [record for record in await self.jobs.all() if _visible(record, caller) and record.request.task == "video"]
+        visible = [record for record in await self.jobs.all() if _visible(record, caller) and record.request.task != "image"]
         records, has_more = page(visible, after, limit, order)
         videos = [record.to_video() for record in records]
         return VideoJobList(

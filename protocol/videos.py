@@ -123,7 +123,7 @@ class VideoRequestBase(BaseModel):
 
     def worker_fields(self) -> dict:
         """What a worker is sent of this request."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True) | {"task": "video"}
 
     def knobs(self) -> GenerationKnobs:
         """Merge top-level and nvext knobs; the same knob given twice must agree."""
@@ -177,9 +177,10 @@ class WorkerVideoRequest(VideoGenerationRequest):
     model_config = ConfigDict(extra="ignore")
 
     request_id: str | None = None
-    # "image": n single frames, stored as output_format images (text-to-image).
-    task: Literal["video", "image"] = "video"
-    n: int = Field(default=1, ge=1, le=4)
+    # "image": n single frames, stored as output_format images (text-to-image). None: what the
+    # model makes (NVIDIA Dynamo's frontend sends its image requests without a task).
+    task: Literal["video", "image"] | None = None
+    n: int | None = Field(default=None, ge=1, le=4)
     output_format: Literal["mp4", "png", "jpeg", "webp"] | None = None
     # Images to store beside the video (response_format url only).
     extra_outputs: list[ExtraOutput] = Field(default_factory=list)

@@ -18,11 +18,10 @@ from framecast.testing.stack import Discovery, ManagedProcess, decode_mp4, free_
 MODEL = "tiny-random-t2v"
 
 
-@pytest.fixture(scope="module")
-def dynamo_frontend(tiny_model, tmp_path_factory):
-    log_dir = tmp_path_factory.mktemp("dynamo-frontend")
+def start_behind_dynamo(model_path: Path, log_dir: Path) -> tuple[str, list[ManagedProcess]]:
+    """A framecast worker of the model and NVIDIA Dynamo's frontend, once it lists the model."""
     discovery = Discovery("file", stack_env("file", None, log_dir / "kv"))
-    worker = start_worker(discovery, tiny_model, "dynamo", (log_dir / "out").as_uri(), log_dir, "worker")
+    worker = start_worker(discovery, model_path, "dynamo", (log_dir / "out").as_uri(), log_dir, "worker")
     port = free_port()
     frontend = ManagedProcess(
         "dynamo-frontend",
@@ -32,22 +31,33 @@ def dynamo_frontend(tiny_model, tmp_path_factory):
         log_dir,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if any(model["id"] == model_path.name for model in httpx.get(f"{base_url}/v1/models").json()["data"]):
+                return base_url, [frontend, worker]
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        for process in (worker, frontend):
+            if not process.alive():
+                frontend.stop()
+                worker.stop()
+                raise AssertionError(process.tail())
+        if time.monotonic() > deadline:
+            frontend.stop()
+            worker.stop()
+            raise AssertionError(f"Dynamo's frontend never listed {model_path.name}:\n{frontend.tail()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def dynamo_frontend(tiny_model, tmp_path_factory):
+    base_url, processes = start_behind_dynamo(tiny_model, tmp_path_factory.mktemp("dynamo-frontend"))
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if any(model["id"] == MODEL for model in httpx.get(f"{base_url}/v1/models").json()["data"]):
-                    break
-            except (httpx.HTTPError, ValueError, KeyError):
-                pass
-            for process in (worker, frontend):
-                assert process.alive(), process.tail()
-            assert time.monotonic() < deadline, f"Dynamo's frontend never listed {MODEL}:\n{frontend.tail()}"
-            time.sleep(0.2)
         yield base_url
     finally:
-        frontend.stop()
-        worker.stop()
+        for process in processes:
+            process.stop()
 
 
 def test_a_video_through_dynamos_frontend(dynamo_frontend):
@@ -85,3 +95,26 @@ def test_a_stream_through_dynamos_frontend_carries_rising_progress(dynamo_fronte
     progress = [event["progress"] for event in events]
     assert events[-1]["status"] == "completed" and progress[-1] == 100
     assert progress == sorted(progress) and len(set(progress)) >= 5  # 4 steps, then the final
+
+
+def test_images_through_dynamos_frontend(tmp_path):
+    """Its `/v1/images/generations` sends no task: a framecast worker of an image model makes images."""
+    import subprocess
+
+    from PIL import Image
+
+    model = tmp_path / "tiny-random-t2i"
+    subprocess.run([sys.executable, "-m", "framecast.components.tiny_model", str(model), "--kind", "t2i"], check=True, capture_output=True)
+    base_url, processes = start_behind_dynamo(model, tmp_path)
+    try:
+        response = httpx.post(
+            f"{base_url}/v1/images/generations",
+            json={"model": model.name, "prompt": "a cat", "size": "64x48", "n": 2, "nvext": {"num_inference_steps": 2, "seed": 3}},
+            timeout=120,
+        )
+    finally:
+        for process in processes:
+            process.stop()
+    assert response.status_code == 200, response.text
+    images = [Image.open(urlparse(item["url"]).path) for item in response.json()["data"]]
+    assert [(image.format, image.size) for image in images] == [("PNG", (64, 48))] * 2
