@@ -174,7 +174,7 @@ class VideoService:
             if record is None:
                 yield {"event": "deleted", "data": json.dumps({"id": video_id, "object": "video.deleted", "deleted": True})}
                 return
-            state = (record.status, record.progress, record.stage)
+            state = (record.status, record.progress, record.stage, record.step)
             if state != last:
                 last = state
                 yield {"event": "video", "data": record.to_video().model_dump_json()}

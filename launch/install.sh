@@ -31,7 +31,7 @@ if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
 
-extras="frontend,worker,s3"
+extras="frontend,worker,s3,cli"
 if (( with_tests )); then extras="$extras,test"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
 if (( with_sglang == 2 )); then

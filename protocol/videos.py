@@ -270,6 +270,9 @@ class VideoJob(BaseModel):
     fps: int | None = None
     seed: int | None = None
     stage: Stage | None = None
+    # Denoising steps done, of how many (where the backend reports steps).
+    step: int | None = None
+    total_steps: int | None = None
 
 
 class VideoJobList(BaseModel):

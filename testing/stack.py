@@ -233,21 +233,23 @@ def worker_instance(worker: ManagedProcess) -> str:
     return worker.wait_for_log(r"framecast worker ready: .* instance ([0-9a-f]+)").group(1)
 
 
-def served_workers(base_url: str) -> dict[str, int]:
-    models = httpx.get(f"{base_url}/v1/models", timeout=10).json()["data"]
+def served_workers(base_url: str, headers: dict[str, str] | None = None) -> dict[str, int]:
+    models = httpx.get(f"{base_url}/v1/models", headers=headers, timeout=10).json()["data"]
     return {model["id"]: model["workers"] for model in models}
 
 
-def wait_for_workers(base_url: str, model: str, count: int, timeout: float = START_TIMEOUT_S, processes=()) -> None:
+def wait_for_workers(
+    base_url: str, model: str, count: int, timeout: float = START_TIMEOUT_S, processes=(), headers: dict[str, str] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if served_workers(base_url).get(model, 0) == count:
+        if served_workers(base_url, headers).get(model, 0) == count:
             return
         for process in processes:
             if not process.alive():
                 raise AssertionError(f"{process.name} exited:\n{process.tail()}")
         time.sleep(0.1)
-    raise AssertionError(f"{model} never had {count} workers; last seen {served_workers(base_url)}")
+    raise AssertionError(f"{model} never had {count} workers; last seen {served_workers(base_url, headers)}")
 
 
 def wait_done(base_url: str, video_id: str, timeout: float = 120) -> dict:
@@ -333,15 +335,18 @@ class HeldStack:
         self.worker.stop()
 
 
-def start_held_stack(model_path: Path, root: Path, namespace: str, *frontend_args: str) -> HeldStack:
-    """Start it under `root` (logs, outputs, discovery files) and wait until the worker serves."""
+def start_held_stack(
+    model_path: Path, root: Path, namespace: str, *frontend_args: str, headers: dict[str, str] | None = None
+) -> HeldStack:
+    """Start it under `root` (logs, outputs, discovery files) and wait until the worker serves
+    (`headers`: the API key, where frontend_args turn keys on)."""
     discovery = Discovery("file", stack_env("file", None, root / "kv"))
     hold = StageHold(root / "hold")
     worker = start_worker(discovery, model_path, namespace, (root / "out").as_uri(), root, "worker", *hold.args())
     frontend, base_url = start_frontend(discovery, namespace, root, "frontend", *frontend_args)
     stack = HeldStack(discovery, hold, worker, frontend, base_url)
     try:
-        wait_for_workers(base_url, model_path.name, 1, processes=[worker, frontend])
+        wait_for_workers(base_url, model_path.name, 1, processes=[worker, frontend], headers=headers)
     except BaseException:
         stack.stop()
         raise

@@ -18,11 +18,13 @@ FORBIDDEN = {
     "protocol": ("framecast.frontend", "framecast.components", "dynamo", "torch", "fastapi", "starlette"),
     "frontend": ("framecast.components", "torch", "diffusers", "transformers", "av"),
     "components": ("framecast.frontend", "fastapi", "starlette", "uvicorn"),
+    # The command is a client over HTTP: none of the server's parts.
+    "cli": ("framecast.frontend", "framecast.components", "dynamo", "torch", "fastapi", "starlette"),
 }
 
 
 # Folders that install as framecast.<folder>.
-PACKAGES = ("protocol", "frontend", "components", "testing")
+PACKAGES = ("protocol", "frontend", "components", "testing", "cli")
 
 
 def imported_modules(path: Path) -> set[str]:

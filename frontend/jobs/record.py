@@ -19,6 +19,9 @@ class JobRecord(BaseModel):
     status: JobStatus = "queued"
     progress: int = 0
     stage: Stage | None = None
+    # Denoising steps done, of how many (backends that report steps).
+    step: int | None = None
+    total_steps: int | None = None
     created_at: float
     started_at: float | None = None
     completed_at: float | None = None

@@ -82,6 +82,8 @@ async def run_on_worker(
                     on_generation_freed()
                 record.progress = max(record.progress, min(update.progress, 99))
                 record.stage = update.stage
+                if update.step is not None:
+                    record.step, record.total_steps = update.step, update.total_steps
                 await on_progress(record)
     except Exception as error:  # the request plane reports a broken connection as an exception
         lost = f"its connection failed ({describe(error)})"
