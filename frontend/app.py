@@ -6,10 +6,12 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from dynamo.runtime import DistributedRuntime
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from framecast.frontend.discovery import ServedModel, WorkerDirectory
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 
 
+
+PLAYGROUND = Path(__file__).parent / "playground"
 
 def make_job_store(settings: FrontendSettings) -> JobStore:
     if settings.job_store == "etcd":
@@ -101,6 +105,12 @@ def create_app(settings: FrontendSettings) -> FastAPI:
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
     app.include_router(videos_router)
     app.include_router(images_router)
+    # The playground: a page over the same API, its files shipped in the package.
+    app.mount("/playground", StaticFiles(directory=PLAYGROUND), name="playground")
+
+    @app.get("/", include_in_schema=False)
+    async def playground() -> FileResponse:
+        return FileResponse(PLAYGROUND / "index.html")
     # Requests by route template, method and status (401s and 413s included: it runs first).
     Instrumentator(
         should_group_status_codes=False,

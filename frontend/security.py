@@ -14,7 +14,9 @@ from framecast.protocol import ErrorCode
 
 # Routes open without a key: load balancers and Kubernetes probes call them (they tell
 # nothing but "up" and "ready").
-OPEN_PATHS = frozenset({"/health", "/ready"})
+OPEN_PATHS = frozenset({"/health", "/ready", "/"})
+# The playground's files: the page asks for a key itself, before it calls the API.
+OPEN_PREFIXES = ("/playground/",)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class ApiKeyMiddleware:
         return matches[0] if matches else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not self.keys or scope["path"] in OPEN_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not self.keys or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return await self.app(scope, receive, send)
         header = dict(scope.get("headers") or ()).get(b"authorization", b"")
         scheme, _, presented = header.partition(b" ")

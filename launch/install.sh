@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install framecast into .venv (Python 3.11): the frontend and the worker with its diffusers
 # backend; with --sglang the sglang backend too; with --tests also the test tools, NVIDIA
-# Dynamo's own frontend and an etcd server (Debian's etcd-server).
+# Dynamo's own frontend, an etcd server (Debian's etcd-server) and headless Chromium (Debian's chromium).
 #
 #   bash launch/install.sh            # to run framecast
 #   bash launch/install.sh --sglang   # with the sglang backend (SGLang's DiffGenerator), CPU set
@@ -53,11 +53,17 @@ if (( with_tests )); then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps ai-dynamo==1.6.1
 fi
 
-if (( with_tests )) && ! command -v etcd >/dev/null; then
+# The tests start a real etcd, and drive the playground page in Debian's headless Chromium.
+missing=()
+if (( with_tests )); then
+  command -v etcd >/dev/null || missing+=(etcd-server)
+  command -v chromium >/dev/null || missing+=(chromium)
+fi
+if (( ${#missing[@]} )); then
   sudo=""
   if (( EUID != 0 )); then sudo="sudo"; fi
-  echo "installing etcd-server (tests start a real etcd)"
-  $sudo apt-get install -y -qq etcd-server >/dev/null \
-    || { $sudo apt-get update -qq && $sudo apt-get install -y -qq etcd-server >/dev/null; }
+  echo "installing ${missing[*]}"
+  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
 echo "framecast installed in .venv"
