@@ -2,8 +2,8 @@
 
 Tests that kill a worker mid-stage, or cancel a job mid-denoising, must not guess how fast the
 machine is. With `--hold-file PATH`, a worker that reaches a stage named in PATH (one name per
-line or word: denoising, decoding, encoding, storing) waits there until the file is removed or
-no longer names that stage. A hold in denoising happens after a step is done, so the job is
+line or word: denoising, decoding, encoding, storing; or loading, before the worker loads its
+model) waits there until the file is removed or no longer names that stage. A hold in denoising happens after a step is done, so the job is
 really in that stage. The request still answers cancellation while held, and keepalives go on.
 """
 

@@ -113,7 +113,48 @@ def served_model_name(args: argparse.Namespace) -> str:
 
 async def serve(args: argparse.Namespace) -> None:
     # Heavy imports (torch) stay out of `--help`.
-    from dynamo.llm import ModelInput, ModelRuntimeConfig, ModelType, WorkerType, register_model, unregister_model
+    from dynamo.llm import unregister_model
+
+    from framecast.components.loading import LoadingAnnouncer
+
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+
+    name = served_model_name(args)
+    # Until the model is registered, frontends show this worker as loading.
+    announcer = LoadingAnnouncer(args.discovery, args.namespace, name, os.environ.get("ETCD_ENDPOINTS"), os.environ.get("DYN_FILE_KV"))
+    await announcer.start()
+    try:
+        registered = await _load_and_register(args, name, announcer, stopping)
+    finally:
+        await announcer.finish()
+    if registered is None:
+        return
+    handler, runtime, endpoint, serving, backend = registered
+    await stopping.wait()
+    handler.start_draining()
+    runtime.set_health_status(False)
+    log.info("stopping: unregistering, then finishing %d request(s) in hand", handler.in_flight)
+    await endpoint.unregister_endpoint_instance()
+    await unregister_model(endpoint)
+    try:
+        await asyncio.wait_for(handler.wait_idle(), timeout=args.drain_timeout)
+    except asyncio.TimeoutError:
+        log.warning("drain timeout: %d request(s) still running are abandoned", handler.in_flight)
+    runtime.shutdown()
+    try:
+        await asyncio.wait_for(serving, timeout=5)
+    except (asyncio.TimeoutError, Exception) as error:  # shutdown races are not the user's problem
+        log.debug("endpoint stopped with %r", error)
+    await asyncio.to_thread(backend.close)
+    log.info("worker stopped")
+
+
+async def _load_and_register(args: argparse.Namespace, name: str, announcer, stopping: asyncio.Event):
+    """Load the model and register it; None when asked to stop first."""
+    from dynamo.llm import ModelInput, ModelRuntimeConfig, ModelType, WorkerType, register_model
     from dynamo.runtime import DistributedRuntime
 
     from framecast.components.backends import load_backend
@@ -128,14 +169,10 @@ async def serve(args: argparse.Namespace) -> None:
     from framecast.components.storage import OutputStore
 
     loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-
-    name = served_model_name(args)
     fs_url = args.fs_url or (Path.cwd() / "outputs").as_uri()
     store = OutputStore(fs_url)
     spec = spec_for_model(args.model_path, args.model_spec)
+    await announcer.stage("detecting hardware")
     hardware = await asyncio.to_thread(detect_hardware)
     backend_name = choose_backend(spec, hardware) if args.backend == "auto" else args.backend
     support = judge_support(spec, hardware, backend_name)
@@ -146,11 +183,18 @@ async def serve(args: argparse.Namespace) -> None:
     if support.level == "not supported" and not args.ignore_support:
         raise ValueError(f"{spec.id} is not supported here: {support.reason} (--ignore-support starts anyway)")
     options = backend_options(args, spec)
+    await announcer.stage("loading model", backend_name)
+    hold = StageHold(args.hold_file)
+    # Tests hold a worker here to see it loading (and to kill it there).
+    await hold.wait_async("worker start-up", "loading", _StopFlag(stopping))
+    if stopping.is_set():
+        return None
     backend = await asyncio.to_thread(load_backend, backend_name, options)
+    await announcer.stage("registering", backend_name)
     metrics = WorkerMetrics(name)
     handler = VideoRequestHandler(
         backend, spec, store, name, EncoderSettings(preset=args.video_preset, crf=args.video_crf),
-        max_inline_bytes=args.max_inline_bytes, metrics=metrics, hold=StageHold(args.hold_file),
+        max_inline_bytes=args.max_inline_bytes, metrics=metrics, hold=hold,
         inputs=InputImages(args.input_store or (Path.cwd() / "inputs").as_uri()),
     )
 
@@ -191,24 +235,14 @@ async def serve(args: argparse.Namespace) -> None:
         "framecast worker ready: model %s, backend %s, instance %x, namespace %s, outputs %s",
         name, backend.name, endpoint.connection_id(), args.namespace, fs_url,
     )
+    return handler, runtime, endpoint, serving, backend
 
-    await stopping.wait()
-    handler.start_draining()
-    runtime.set_health_status(False)
-    log.info("stopping: unregistering, then finishing %d request(s) in hand", handler.in_flight)
-    await endpoint.unregister_endpoint_instance()
-    await unregister_model(endpoint)
-    try:
-        await asyncio.wait_for(handler.wait_idle(), timeout=args.drain_timeout)
-    except asyncio.TimeoutError:
-        log.warning("drain timeout: %d request(s) still running are abandoned", handler.in_flight)
-    runtime.shutdown()
-    try:
-        await asyncio.wait_for(serving, timeout=5)
-    except (asyncio.TimeoutError, Exception) as error:  # shutdown races are not the user's problem
-        log.debug("endpoint stopped with %r", error)
-    await asyncio.to_thread(backend.close)
-    log.info("worker stopped")
+
+class _StopFlag:
+    """An asyncio.Event read where the hold expects a threading.Event's is_set()."""
+
+    def __init__(self, event: asyncio.Event):
+        self.is_set = event.is_set
 
 
 def main(argv: list[str] | None = None) -> int:

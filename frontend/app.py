@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from framecast.frontend.errors import install_error_handlers
 from framecast.frontend.images import router as images_router
 from framecast.frontend.inputs import InputStore
 from framecast.frontend.jobs.manager import JobManager
+from framecast.frontend.loading import LoadingBoard
 from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.metrics import FrontendMetrics
 from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware
@@ -79,6 +81,9 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         metrics.watch(jobs.live_state)
         await jobs.start()
         app.state.directory = directory
+        app.state.loading = LoadingBoard(
+            settings.discovery, settings.namespace, settings.etcd_endpoints, os.environ.get("DYN_FILE_KV")
+        )
         app.state.jobs = jobs
         app.state.videos = VideoService(jobs, InputStore(settings.inputs))
         app.state.metrics = metrics
@@ -95,6 +100,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         finally:
             await jobs.close()
             await store.close()
+            await app.state.loading.close()
             directory.close()
             runtime.shutdown()
 
@@ -148,20 +154,28 @@ def create_app(settings: FrontendSettings) -> FastAPI:
 
     @app.get("/v1/runtime")
     async def runtime_profile(request: Request) -> dict:
-        """Each live worker: its model, backend, hardware and effective load policy."""
+        """Each live worker: its model, backend, hardware and effective load policy; and each
+        worker still loading its model, with its stage."""
         models = request.app.state.directory.models()
-        return {
-            "object": "list",
-            "data": [
-                {
-                    "instance": f"{instance.instance_id:x}",
-                    "model": name,
-                    "backend": instance.backend,
-                    **instance.card.model_dump(include={"support", "hardware", "load_policy"}),
-                }
-                for name, model in sorted(models.items())
-                for instance in model.instances
-            ],
-        }
+        serving = [
+            {
+                "instance": f"{instance.instance_id:x}",
+                "status": "serving",
+                "model": name,
+                "backend": instance.backend,
+                **instance.card.model_dump(include={"support", "hardware", "load_policy"}),
+            }
+            for name, model in sorted(models.items())
+            for instance in model.instances
+        ]
+        loading = [
+            {
+                "instance": None,
+                "status": "loading",
+                **notice.model_dump(include={"model", "backend", "stage", "percent", "started_at", "host", "pid"}),
+            }
+            for notice in await request.app.state.loading.notices()
+        ]
+        return {"object": "list", "data": serving + loading}
 
     return app

@@ -2,8 +2,10 @@
 # framecast quickstart, on one machine with no GPU and no etcd (file discovery):
 # builds the tiny random Wan2.1 model if absent, starts a worker and the frontend, sends one
 # request, writes out.mp4, and stops what it started. Install first: bash launch/install.sh
+# With --serve it keeps serving afterwards (until Ctrl-C): open the playground page, or run
+# `framecast generate`, against it.
 #
-#   bash launch/quickstart.sh [--port N] [--output out.mp4] [--work-dir .quickstart] [--model-dir models/tiny-random-t2v]
+#   bash launch/quickstart.sh [--port N] [--output out.mp4] [--work-dir .quickstart] [--model-dir models/tiny-random-t2v] [--serve]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/lib.sh
@@ -12,13 +14,15 @@ port=""
 output=out.mp4
 work=.quickstart
 model_dir=models/tiny-random-t2v
+serve=0
 while (( $# )); do
   case "$1" in
     --port) port=$2; shift 2 ;;
     --output) output=$2; shift 2 ;;
     --work-dir) work=$2; shift 2 ;;
     --model-dir) model_dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --serve) serve=1; shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "quickstart.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -66,3 +70,14 @@ with av.open(io.BytesIO(data)) as container:
           f"{stream.codec_context.name}, generated in {response['inference_time_s']}s")
 PYEOF
 echo "wrote $(cd "$(dirname "$output")" && pwd)/$(basename "$output") (random weights: the picture is noise)"
+if (( serve )); then
+  echo "serving $model on $url until Ctrl-C:"
+  echo "  the playground page: open $url/ in a browser"
+  echo "  the command line:    .venv/bin/framecast generate \"a red fox in snow\" --frames 17 -o fox.mp4 --url $url"
+  while true; do
+    for pid in "${FRAMECAST_PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { echo "a process exited; see the logs in $work/" >&2; exit 1; }
+    done
+    sleep 2
+  done
+fi

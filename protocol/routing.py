@@ -7,11 +7,19 @@ needs no per-worker configuration.
 
 import argparse
 import os
+from urllib.parse import urlparse
 
 VIDEO_COMPONENT = "video"
 GENERATE_ENDPOINT = "generate"
 # Key under the model card's runtime_data naming the model an instance serves.
 MODEL_CARD_KEY = "framecast_model"
+
+
+def etcd_host_port(endpoints: str) -> tuple[str, int]:
+    """The first of comma-separated etcd URLs, as (host, port)."""
+    first = endpoints.split(",")[0].strip()
+    parsed = urlparse(first if "://" in first else f"http://{first}")
+    return parsed.hostname or "127.0.0.1", parsed.port or 2379
 
 
 def generate_endpoint_path(namespace: str) -> str:

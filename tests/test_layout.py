@@ -75,3 +75,6 @@ def test_the_wheel_holds_only_framecast(tmp_path):
     assert len(modules) > 40
     missing = [module for module in modules if f"framecast/{module}" not in names]
     assert missing == []
+    # The playground page's files ship with the frontend (no build step).
+    page = {f"framecast/frontend/playground/{name}" for name in ("index.html", "app.js", "style.css")}
+    assert page <= set(names)

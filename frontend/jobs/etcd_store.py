@@ -10,26 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from urllib.parse import urlparse
 
 import aetcd
 
 from framecast.frontend.jobs.record import JobRecord
+from framecast.protocol.routing import etcd_host_port
 from framecast.frontend.jobs.store import JobChange, Written
 
 log = logging.getLogger(__name__)
 
 
-def _endpoint(endpoints: str) -> tuple[str, int]:
-    """The first of comma-separated etcd URLs, as (host, port)."""
-    first = endpoints.split(",")[0].strip()
-    parsed = urlparse(first if "://" in first else f"http://{first}")
-    return parsed.hostname or "127.0.0.1", parsed.port or 2379
-
-
 class EtcdJobStore:
     def __init__(self, endpoints: str, prefix: str, replica_ttl_s: int = 10):
-        self.host, self.port = _endpoint(endpoints)
+        self.host, self.port = etcd_host_port(endpoints)
         self.prefix = prefix.rstrip("/")
         self.replica_ttl_s = replica_ttl_s
         self._client: aetcd.Client | None = None

@@ -75,8 +75,32 @@ async function loadModels() {
   const chosen = $("model").value;
   $("model").replaceChildren(...models.map((model) => new Option(model.id, model.id)));
   if (models.some((model) => model.id === chosen)) $("model").value = chosen;
-  $("server-status").textContent = models.length ? `${models.length} model(s) served` : "no model served yet";
   chooseModel();
+}
+
+let loadingSeen = 0;
+let watching = false;
+
+async function watchWorkers() {
+  // Workers still loading their model show in the header until they serve; then the model
+  // list is read again.
+  try {
+    const workers = (await (await api("/v1/runtime")).json()).data;
+    const loading = workers.filter((worker) => worker.status === "loading");
+    const served = `${models.length} model(s) served`;
+    const now = Date.now() / 1000;
+    $("server-status").textContent = loading.length
+      ? `${served} · loading: ${loading.map((worker) => {
+          const percent = worker.percent != null ? ` ${Math.round(worker.percent)}%` : "";
+          return `${worker.model} (${worker.stage}${percent}, ${Math.round(now - worker.started_at)} s)`;
+        }).join(", ")}`
+      : served;
+    if (loading.length < loadingSeen) await loadModels();
+    loadingSeen = loading.length;
+  } catch (error) {
+    /* the next round tries again */
+  }
+  setTimeout(watchWorkers, 2000);
 }
 
 // -- a job ------------------------------------------------------------------------------------
@@ -208,6 +232,7 @@ async function start() {
     await loadModels();
     $("key-section").hidden = true;
     await loadHistory();
+    if (!watching) { watching = true; watchWorkers(); }
   } catch (error) {
     showError(error);
   }
