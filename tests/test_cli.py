@@ -5,6 +5,7 @@ the field they name."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -52,6 +53,7 @@ def spawn(stack, *argv: str, cwd: Path) -> pexpect.spawn:
 def test_the_bar_renders_and_reaches_100_and_the_mp4_has_the_frames_asked_for(stack, tmp_path):
     stack.hold.hold("denoising")
     child = spawn(stack, "generate", "a red fox", "--model", MODEL, "--frames", "13", "--steps", "6", "-o", "fox.mp4", cwd=tmp_path)
+    screen = child.logfile_read = io.StringIO()
     try:
         child.expect(r"(video_[0-9a-f]{32}): ")
         video_id = child.match.group(1)
@@ -66,6 +68,9 @@ def test_the_bar_renders_and_reaches_100_and_the_mp4_has_the_frames_asked_for(st
         stack.hold.release()
         child.close()
     assert child.exitstatus == 0
+    # The bar's other columns: elapsed time and the ETA.
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    assert re.search(r"denoising +━.* \d+% step \d/6 +\d:\d\d:\d\d eta", shown), shown[-500:]
     video = decode_mp4((tmp_path / "fox.mp4").read_bytes())
     assert (video.count, video.width, video.height) == (13, 64, 64)
 
