@@ -59,6 +59,17 @@ PYEOF
   done
 }
 
+# framecast_run_until_exit WORKDIR: wait (until Ctrl-C) while every started process runs; exit 1
+# when one stops.
+framecast_run_until_exit() {
+  while true; do
+    for pid in "${FRAMECAST_PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { echo "a process exited; see the logs in $1/" >&2; exit 1; }
+    done
+    sleep 2
+  done
+}
+
 # framecast_serve SCRIPT CHOICE_FLAG ARGS...: what t2v.sh, i2v.sh and t2i.sh share. Parses the
 # options every one takes, asks the registry for a plan, and runs etcd (when needed), one worker
 # and the frontend in the foreground until Ctrl-C. The script defines two functions first:
@@ -162,10 +173,5 @@ framecast_serve() {
   echo "serving $model on http://$host:$port (TP $tp, backend $backend, $discovery discovery); try:"
   echo "$example"
   echo "Ctrl-C stops it."
-  while true; do
-    for pid in "${FRAMECAST_PIDS[@]}"; do
-      kill -0 "$pid" 2>/dev/null || { echo "a process exited; see the logs in $work/" >&2; exit 1; }
-    done
-    sleep 2
-  done
+  framecast_run_until_exit "$work"
 }

@@ -74,10 +74,5 @@ if (( serve )); then
   echo "serving $model on $url until Ctrl-C:"
   echo "  the playground page: open $url/ in a browser"
   echo "  the command line:    .venv/bin/framecast generate \"a red fox in snow\" --frames 17 -o fox.mp4 --url $url"
-  while true; do
-    for pid in "${FRAMECAST_PIDS[@]}"; do
-      kill -0 "$pid" 2>/dev/null || { echo "a process exited; see the logs in $work/" >&2; exit 1; }
-    done
-    sleep 2
-  done
+  framecast_run_until_exit "$work"
 fi

@@ -353,6 +353,14 @@ def start_held_stack(
     return stack
 
 
+def start_keyed_held_stack(model_path: Path, root: Path, namespace: str, key: str) -> HeldStack:
+    """start_held_stack with API keys on: one tenant, whose key is `key`."""
+    (root / "api-keys").write_text(f"tenant: {key}\n")
+    return start_held_stack(
+        model_path, root, namespace, "--api-key-file", str(root / "api-keys"), headers={"authorization": f"Bearer {key}"}
+    )
+
+
 def generate_in_background(pool, base_url: str, model: str, prompt: str, steps: int = 6) -> Future:
     """A synchronous generation (its video inline) sent from `pool`, to be answered later."""
     body = {"model": model, "prompt": prompt, "num_inference_steps": steps, "response_format": "b64_json"}

@@ -17,7 +17,7 @@ import httpx
 import pexpect
 import pytest
 
-from framecast.testing.stack import StageHold, decode_mp4, start_held_stack
+from framecast.testing.stack import StageHold, decode_mp4, start_keyed_held_stack
 
 MODEL = "tiny-random-t2v"
 KEY = "key-cli"
@@ -31,9 +31,7 @@ def framecast_command() -> str:
 
 @pytest.fixture(scope="module")
 def stack(tiny_model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    (root / "keys").write_text(f"cli-tenant: {KEY}\n")
-    held = start_held_stack(tiny_model, root, "fc-cli", "--api-key-file", str(root / "keys"), headers={"authorization": f"Bearer {KEY}"})
+    held = start_keyed_held_stack(tiny_model, tmp_path_factory.mktemp("cli"), "fc-cli", KEY)
     try:
         yield held
     finally:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from framecast.testing.stack import StageHold, start_held_stack
+from framecast.testing.stack import StageHold, start_keyed_held_stack
 
 MODEL = "tiny-random-t2v"
 KEY = "key-page"
@@ -21,9 +21,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def stack(tiny_model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("playground")
-    (root / "keys").write_text(f"page-tenant: {KEY}\n")
-    held = start_held_stack(tiny_model, root, "fc-page", "--api-key-file", str(root / "keys"), headers={"authorization": f"Bearer {KEY}"})
+    held = start_keyed_held_stack(tiny_model, tmp_path_factory.mktemp("playground"), "fc-page", KEY)
     try:
         yield held
     finally:
