@@ -70,7 +70,10 @@ class ImageServer:
                     self.send_header(name, value)
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the frontend stops reading past its cap
+                    pass
 
             def log_message(self, *args) -> None:
                 pass
