@@ -4,6 +4,8 @@ ServerError carrying the server's message and the field it names."""
 from __future__ import annotations
 
 import mimetypes
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,31 @@ class Frontend:
                 if event.event == "deleted":
                     return
                 yield json.loads(event.data)
+
+    def watch(self, video_id: str) -> Iterator[dict]:
+        """follow(), read in another thread: the caller's thread only waits on a queue, where
+        Ctrl-C always reaches it (a read blocked deep in the HTTP stack may not give way)."""
+        updates: queue.Queue = queue.Queue()
+
+        def pump() -> None:
+            try:
+                for video in self.follow(video_id):
+                    updates.put(video)
+                updates.put(None)
+            except Exception as error:  # handed to the caller's thread
+                updates.put(error)
+
+        threading.Thread(target=pump, name=f"follow {video_id}", daemon=True).start()
+        while True:
+            try:
+                item = updates.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
 
     def download(self, video_id: str, path: Path, variant: str = "video") -> int:
         """The stored output written to `path` (through a partial file); its size."""

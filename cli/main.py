@@ -91,11 +91,13 @@ def generate(
         reporter = reporter_for(console)
         try:
             reporter.update(video)
-            for video in frontend.follow(video_id):
+            for video in frontend.watch(video_id):
                 reporter.update(video)
         except KeyboardInterrupt:
             reporter.close()
-            frontend.delete(video_id)
+            # A client of its own: the one following the job may be mid-read in its thread.
+            with _frontend(url, api_key) as canceller:
+                canceller.delete(video_id)
             console.print(f"{video_id}: cancelled on the server")
             raise typer.Exit(130) from None
         reporter.close()
