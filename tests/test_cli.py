@@ -9,6 +9,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,12 @@ def run(stack, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def spawn(stack, *argv: str, cwd: Path) -> pexpect.spawn:
     env = dict(os.environ, FRAMECAST_URL=stack.base_url, FRAMECAST_API_KEY=KEY, TERM="xterm-256color", COLUMNS="120")
-    return pexpect.spawn(framecast_command(), list(argv), env=env, cwd=str(cwd), dimensions=(30, 120), encoding="utf-8", timeout=180)
+    # Ctrl-C as on a person's terminal: a shell without job control (CI's, for one) starts its
+    # background commands with SIGINT ignored, and the child would inherit that.
+    return pexpect.spawn(
+        framecast_command(), list(argv), env=env, cwd=str(cwd), dimensions=(30, 120), encoding="utf-8", timeout=180,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
 
 
 def test_the_bar_renders_and_reaches_100_and_the_mp4_has_the_frames_asked_for(stack, tmp_path):
