@@ -153,6 +153,13 @@ class WorkerDirectory:
 
     def route(self, model: str | None) -> tuple[str, WorkerInstance]:
         """Pick the next instance (round-robin) for a model; None means "the only one served"."""
+        target = self.served_model(model)
+        turn = next(self._turns.setdefault(target.name, itertools.count()))
+        return target.name, target.instances[turn % len(target.instances)]
+
+    def served_model(self, model: str | None) -> ServedModel:
+        """The model a request names (None: the only one served), with its live instances;
+        NoWorkerError or UnknownModelError when it has none. Takes no routing turn."""
         served = self.models()
         if model is None:
             if len(served) == 1:
@@ -166,8 +173,7 @@ class WorkerDirectory:
             if model in self._known_models or not served:
                 raise NoWorkerError(f"no live worker serves {model!r}")
             raise UnknownModelError(model, sorted(served))
-        turn = next(self._turns.setdefault(model, itertools.count()))
-        return model, target.instances[turn % len(target.instances)]
+        return target
 
     async def generate(self, request: dict[str, Any], instance_id: int, context: Any = None) -> AsyncIterator[dict[str, Any]]:
         """Send one request to one instance and yield its response messages."""

@@ -72,11 +72,12 @@ class VideoService:
         is fetched for a model that would refuse it)."""
         if upload is None and getattr(body, "input_reference", None) is None:
             return None
-        model, instance = self.jobs.directory.route(body.model)
-        tasks = instance.card.tasks
+        # Only a look at the model's card: the request check that follows takes the routing turn.
+        target = self.jobs.directory.served_model(body.model)
+        tasks = target.instances[0].card.tasks
         if tasks and not {"i2v", "ti2v"} & set(tasks):
             raise RequestFieldError(
-                "input_reference", f"{model} is a text-to-video model; it takes no input_reference",
+                "input_reference", f"{target.name} is a text-to-video model; it takes no input_reference",
                 code=ErrorCode.UNSUPPORTED_VALUE,
             )  # fmt: skip
         return await self.inputs.stage(upload if upload is not None else body.input_reference)
