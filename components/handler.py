@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import logging
 import threading
 import time
@@ -21,7 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from framecast.components.backends import GenerationCancelled, VideoBackend
+from framecast.components.adapters import AdapterSet
+from framecast.components.backends import GeneratedVideo, GenerationCancelled, VideoBackend
 from framecast.components.encoding import EncoderSettings, encode_image, encode_mp4
 from framecast.components.hold import StageHold
 from framecast.components.inputs import InputImages, closest_size, fit_image
@@ -98,6 +100,7 @@ class VideoRequestHandler:
         metrics: WorkerMetrics | None = None,
         hold: StageHold | None = None,
         inputs: InputImages | None = None,
+        adapters: AdapterSet | None = None,
     ):
         # A base64 answer travels in one request-plane message; larger videos go by reference.
         self.max_inline_bytes = max_inline_bytes
@@ -114,7 +117,22 @@ class VideoRequestHandler:
         self.metrics = metrics or WorkerMetrics(model_name)
         self.hold = hold or StageHold(None)
         self.inputs = inputs or InputImages((Path.cwd() / "inputs").as_uri())
+        self.adapters = adapters or AdapterSet.none()
+        # Held while adapters are loaded and applied and the backend generates: no request ever
+        # runs with another's adapters.
+        self._generator_lock = threading.Lock()
+        # Generation always runs on this one thread: per-thread state (floating-point modes,
+        # library caches) is then the same for every request, and so are its frames.
+        self._generator_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="generator")
         self.metrics.track_in_flight(lambda: self._in_flight)
+        self.metrics.track_adapters_loaded(lambda: len(self.adapters.loaded))
+
+    async def on_generator_thread(self, function, *args):
+        """Run blocking model work (a warm-up) on the thread every generation runs on."""
+        return await asyncio.get_running_loop().run_in_executor(self._generator_thread, function, *args)
+
+    def close(self) -> None:
+        self._generator_thread.shutdown(wait=False)
 
     def start_draining(self) -> None:
         """Refuse new requests (the frontend sends them elsewhere); finish those in hand."""
@@ -174,6 +192,8 @@ class VideoRequestHandler:
             "num_inference_steps": params.num_inference_steps,
             "seed": params.seed,
         }
+        if self.adapters:
+            resolved["adapters_loaded"] = self.adapters.loaded
         if parsed.validate_only:
             yield message(status="queued", progress=0, **resolved)
             return
@@ -249,6 +269,17 @@ class VideoRequestHandler:
         if parsed.model is not None and parsed.model != self.model_name:
             raise RequestFieldError("model", f"this worker serves {self.model_name!r}, not {parsed.model!r}", code=ErrorCode.MODEL_NOT_FOUND)
         knobs = parsed.knobs()
+        self.adapters.check(knobs.lora)
+        # What the adapters bring (a step-distilled one: few steps, no CFG), unless asked otherwise.
+        brought = {key: value for key, value in self.adapters.request_defaults(knobs.lora).items() if getattr(knobs, key) is None}
+        params = self._resolve_task(parsed, knobs.model_copy(update=brought))
+        return replace(
+            params,
+            adapters=tuple((choice.name, choice.scale) for choice in knobs.lora or ()),
+            step_cache=knobs.cache is not False,
+        )
+
+    def _resolve_task(self, parsed: WorkerVideoRequest, knobs) -> GenerationParams:
         if self._task(parsed) == "image":
             if "t2i" not in self.spec.tasks:
                 raise RequestFieldError("model", f"{self.model_name} makes no images", code=ErrorCode.UNSUPPORTED_VALUE)
@@ -307,6 +338,12 @@ class VideoRequestHandler:
         run.step_at_stop = run.step
         run.stop.set()
 
+    def _generate_locked(self, params: GenerationParams, report) -> GeneratedVideo:
+        with self._generator_lock:
+            if params.adapters:
+                self.adapters.prepare([name for name, _ in params.adapters])
+            return self.backend.generate(params, report)
+
     async def _produce(self, params, request_id, parsed, run, report, message, resolved) -> WorkerVideoMessage:
         async with self._generation_slots:
             # A request stopped while it waited for the GPU never starts.
@@ -316,8 +353,12 @@ class VideoRequestHandler:
                 request_id, params.width, params.height, params.num_frames, params.num_inference_steps, params.seed,
             )
             started = time.perf_counter()
-            generated = await asyncio.to_thread(self.backend.generate, params, report)
+            generated = await self.on_generator_thread(self._generate_locked, params, report)
             inference_time = generated.inference_time_s or time.perf_counter() - started
+        if generated.block_evaluations is not None:
+            self.metrics.count_block_evaluations(generated.block_evaluations)
+        if self.adapters:
+            resolved = resolved | {"adapters_loaded": self.adapters.loaded}
         report(Stage.ENCODING, None, None)
         await self._hold_async(request_id, Stage.ENCODING, run)
         if self._task(parsed) == "image":

@@ -56,6 +56,22 @@ class WorkerMetrics:
             "framecast_worker_requests_in_flight", "Requests in hand (generating, waiting to, or finishing)", ["model"],
             registry=self.registry,
         )  # fmt: skip
+        self.adapter_loads = Counter(
+            "framecast_worker_lora_loads", "LoRA adapters loaded into the model (a request found it not loaded)",
+            ["model", "adapter"], registry=self.registry,
+        )  # fmt: skip
+        self.adapter_load_seconds = Histogram(
+            "framecast_worker_lora_load_seconds", "Time to load one LoRA adapter", ["model"], buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )  # fmt: skip
+        self.adapters_loaded = Gauge(
+            "framecast_worker_lora_loaded", "LoRA adapters held loaded now", ["model"], registry=self.registry
+        )
+        self.block_evaluations = Counter(
+            "framecast_worker_transformer_block_evaluations",
+            "Transformer blocks run (a step cache runs fewer; where the backend can count them)",
+            ["model"], registry=self.registry,
+        )  # fmt: skip
         ProcessCollector(registry=self.registry)
         self.registry.register(GpuMemoryCollector())
 
@@ -68,6 +84,17 @@ class WorkerMetrics:
     def observe_stages(self, timings: dict[str, float]) -> None:
         for stage, seconds in timings.items():
             self.stage_seconds.labels(self.model, stage).observe(seconds)
+
+    def observe_adapter_load(self, adapter: str, seconds: float) -> None:
+        self.adapter_loads.labels(self.model, adapter).inc()
+        self.adapter_load_seconds.labels(self.model).observe(seconds)
+
+    def track_adapters_loaded(self, read: Callable[[], int]) -> None:
+        self.adapters_loaded.labels(self.model).set_function(read)
+
+    def count_block_evaluations(self, count: int) -> None:
+        if count:
+            self.block_evaluations.labels(self.model).inc(count)
 
     def track_in_flight(self, read: Callable[[], int]) -> None:
         self.in_flight.labels(self.model).set_function(read)

@@ -13,6 +13,7 @@ Kinds (--kind, default t2v):
 
     python -m framecast.components.tiny_model models/tiny-random-t2v
     python -m framecast.components.tiny_model models/tiny-random-i2v --kind i2v
+    python -m framecast.components.tiny_model models/tiny-lora-a --lora-for models/tiny-random-t2v
 
 The ti2v folder loads as a WanPipeline (text only); for text + image build the image
 pipeline from the same components:
@@ -385,6 +386,39 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0, force: bool = False,
     return output
 
 
+# Linear layers a tiny LoRA adapts: the attention projections of every transformer block.
+_LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+
+
+def build_tiny_lora(model_dir: str | Path, output_dir: str | Path, seed: int = 0, rank: int = 4, strength: float = 0.2) -> Path:
+    """Write a random LoRA for the transformer of the tiny model in `model_dir` (diffusers'
+    format, one safetensors file in output_dir), deterministic from `seed`. Both factors are
+    random (a trained adapter's B is not zero), so at scale 1 the frames change."""
+    import torch
+    from diffusers import DiffusionPipeline
+    from peft import LoraConfig
+
+    pipeline = DiffusionPipeline.from_pretrained(str(model_dir))
+    transformer = pipeline.transformer
+    generator = torch.Generator("cpu").manual_seed(seed)
+    layers: dict[str, torch.Tensor] = {}
+    for name, module in transformer.named_modules():
+        if isinstance(module, torch.nn.Linear) and name.endswith(_LORA_TARGETS) and ".blocks." in f".{name}":
+            layers[f"{name}.lora_A.weight"] = torch.randn(rank, module.in_features, generator=generator) * strength
+            layers[f"{name}.lora_B.weight"] = torch.randn(module.out_features, rank, generator=generator) * strength
+    if not layers:
+        raise ValueError(f"{model_dir}: no attention layers found to adapt")
+    targets = sorted({key.rsplit(".lora_", 1)[0] for key in layers})
+    # diffusers reads the adapter's whole peft config from the file's metadata.
+    config = LoraConfig(r=rank, lora_alpha=rank, target_modules=targets, init_lora_weights=False).to_dict()
+    config["target_modules"] = targets
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    type(pipeline).save_lora_weights(output, transformer_lora_layers=layers, transformer_lora_adapter_metadata=config)
+    log.info("tiny LoRA for %s written to %s", model_dir, output)
+    return output
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -393,8 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", choices=list(KINDS), default="t2v", help="which pipeline to build (default t2v)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     parser.add_argument("--force", action="store_true", help="rebuild even if the folder already holds a model")
+    parser.add_argument(
+        "--lora-for", metavar="MODEL_DIR", help="instead of a model, write a random LoRA adapter for the tiny model in MODEL_DIR"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.lora_for:
+        if not args.output_dir:
+            parser.error("--lora-for: name the output folder")
+        print(build_tiny_lora(args.lora_for, args.output_dir, seed=args.seed).resolve())
+        return 0
     output_dir = args.output_dir or KINDS[args.kind].default_dir
     try:
         path = build_tiny_model(output_dir, seed=args.seed, force=args.force, kind=args.kind)

@@ -62,6 +62,7 @@ class WorkerOptions:
         "fsspec URL the frontends store input images under, for workers to read: give frontends and workers the "
         "same one (default: file://<current dir>/inputs)",
     )
+    lora_max_loaded: int = option(4, "LoRA adapters held loaded at once; the least recently used is unloaded first")
     ignore_support: bool = option(False, "start even when the registry judges this machine unable to run the model")
     drain_timeout: float = option(600.0, "seconds a stopping worker waits for requests in hand before exiting")
     hold_file: str | None = option(
@@ -81,15 +82,28 @@ class OutputOptions:
     )
 
 
+def add_adapter_arguments(parser: argparse.ArgumentParser) -> None:
+    from_env = os.environ.get("FRAMECAST_LORA", "").split()
+    parser.add_argument(
+        "--lora", action="append", default=None, metavar="NAME=SOURCE",
+        help="a LoRA adapter requests may name: NAME=local path or hub file (owner/repo/file.safetensors), or "
+        "NAME alone for a registry preset of the model; repeatable; loaded at first use "
+        "($FRAMECAST_LORA, space separated)",
+    )  # fmt: skip
+    parser.set_defaults(lora_from_env=from_env)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = command_line(
-        "framecast-worker", __doc__, WorkerOptions, add_discovery_arguments, (ModelOptions, "both model backends"),
+        "framecast-worker", __doc__, WorkerOptions, add_discovery_arguments, add_adapter_arguments,
+        (ModelOptions, "both model backends"),
         (SglangOptions, "sglang backend: parallelism and memory"), (DiffusersOptions, "diffusers backend: memory"),
         (SyntheticOptions, "synthetic backend (no model; --model-path synthetic)"), (OutputOptions, "output"),
     )  # fmt: skip
     args = parser.parse_args(argv)
     if not args.model_path:
         parser.error("--model-path is required (or $FRAMECAST_MODEL_PATH)")
+    args.lora = args.lora if args.lora is not None else args.lora_from_env
     return args
 
 
@@ -148,6 +162,7 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.wait_for(serving, timeout=5)
     except (asyncio.TimeoutError, Exception) as error:  # shutdown races are not the user's problem
         log.debug("endpoint stopped with %r", error)
+    handler.close()
     await asyncio.to_thread(backend.close)
     log.info("worker stopped")
 
@@ -157,6 +172,7 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
     from dynamo.llm import ModelInput, ModelRuntimeConfig, ModelType, WorkerType, register_model
     from dynamo.runtime import DistributedRuntime
 
+    from framecast.components.adapters import AdapterSet, parse_adapter_flags
     from framecast.components.backends import load_backend
     from framecast.components.encoding import EncoderSettings
     from framecast.components.handler import VideoRequestHandler
@@ -183,6 +199,8 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
     if support.level == "not supported" and not args.ignore_support:
         raise ValueError(f"{spec.id} is not supported here: {support.reason} (--ignore-support starts anyway)")
     options = backend_options(args, spec)
+    step_cache = options.step_cache  # a bad cache setting fails before the model loads
+    adapter_sources = parse_adapter_flags(args.lora, spec)
     await announcer.stage("loading model", backend_name)
     hold = StageHold(args.hold_file)
     # Tests hold a worker here to see it loading (and to kill it there).
@@ -190,13 +208,22 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
     if stopping.is_set():
         return None
     backend = await asyncio.to_thread(load_backend, backend_name, options)
-    await announcer.stage("registering", backend_name)
+    if adapter_sources and not backend.takes_adapters:
+        backend.close()
+        raise ValueError(f"--lora: the {backend.name} backend takes no adapters here; run --backend diffusers")
     metrics = WorkerMetrics(name)
+    adapters = AdapterSet(
+        adapter_sources, backend.load_adapter, backend.unload_adapter, args.lora_max_loaded, metrics.observe_adapter_load
+    )
     handler = VideoRequestHandler(
         backend, spec, store, name, EncoderSettings(preset=args.video_preset, crf=args.video_crf),
         max_inline_bytes=args.max_inline_bytes, metrics=metrics, hold=hold,
-        inputs=InputImages(args.input_store or (Path.cwd() / "inputs").as_uri()),
+        inputs=InputImages(args.input_store or (Path.cwd() / "inputs").as_uri()), adapters=adapters,
     )
+    if options.model.compile:
+        await announcer.stage("compiling", backend_name)
+        await handler.on_generator_thread(warm_up, backend, spec)
+    await announcer.stage("registering", backend_name)
 
     runtime = DistributedRuntime(loop, args.discovery, "tcp")
     endpoint = runtime.endpoint(generate_endpoint_path(args.namespace))
@@ -224,7 +251,10 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
                 support=Support(level=support.level, reason=support.reason),
                 hardware=hardware.to_json(),
                 # What this worker will do with a request: one at a time, in arrival order.
-                load_policy={"max_concurrent": 1, "queue": "fifo", **backend.describe()},
+                load_policy={"max_concurrent": 1, "queue": "fifo", "lora_max_loaded": args.lora_max_loaded, **backend.describe()},
+                adapters=adapters.cards(),
+                step_cache=step_cache.to_json() if step_cache else None,
+                compiled=bool(options.model.compile),
                 **spec.card(),
             ).model_dump(mode="json")
         },
@@ -236,6 +266,34 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
         name, backend.name, endpoint.connection_id(), args.namespace, fs_url,
     )
     return handler, runtime, endpoint, serving, backend
+
+
+def warm_up(backend, spec) -> None:
+    """Short generations at the model's default size and each published size, so that
+    torch.compile's work happens before the worker registers and no request at those sizes
+    pays for it; the cost goes in the log. (Another size compiles once, at its first request.)"""
+    import time
+
+    from framecast.components.registry import GenerationParams
+    from framecast.protocol import parse_size
+
+    d = spec.defaults
+    sizes = dict.fromkeys([(d.width, d.height), *(parse_size(size) for size in spec.limits.sizes)])
+    for width, height in sizes:
+        params = GenerationParams(
+            prompt="warm-up", negative_prompt="", width=width, height=height, num_frames=d.num_frames if spec.makes_video else 1,
+            fps=d.fps, num_inference_steps=2, guidance_scale=d.guidance_scale, seed=0, guidance_scale_2=d.guidance_scale_2,
+        )  # fmt: skip
+        started = time.perf_counter()
+        backend.generate(params, lambda *_: None)
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        backend.generate(params, lambda *_: None)
+        again = time.perf_counter() - started
+        log.info(
+            "compiled and warmed up at %dx%d, %d frames: first run %.1fs, second %.1fs (compile cost about %.1fs)",
+            width, height, params.num_frames, first, again, max(first - again, 0.0),
+        )  # fmt: skip
 
 
 class _StopFlag:

@@ -64,6 +64,13 @@ def model_entry(name: str, model: ServedModel, created: int) -> dict:
         "support": best,
         "workers": len(model.instances),
         "backends": sorted({instance.backend for instance in model.instances if instance.backend}),
+        # What the workers run with: the adapters requests may name (any worker's), the step cache
+        # and compilation (the first worker's; workers of one model normally share their flags).
+        "adapters": list({
+            adapter.name: adapter.model_dump(exclude_none=True) for instance in model.instances for adapter in instance.card.adapters
+        }.values()),
+        "step_cache": card.step_cache,
+        "compiled": card.compiled,
     }
 
 

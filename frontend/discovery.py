@@ -20,7 +20,14 @@ from dynamo.runtime import DistributedRuntime
 from pydantic import ValidationError
 
 from framecast.frontend.quarantine import Quarantine
-from framecast.protocol import MODEL_CARD_KEY, WORKER_CARD_KEY, WorkerCard, generate_endpoint_path
+from framecast.protocol import (
+    MODEL_CARD_KEY,
+    WORKER_CARD_KEY,
+    ErrorCode,
+    RequestFieldError,
+    WorkerCard,
+    generate_endpoint_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,11 @@ class WorkerInstance:
     @property
     def backend(self) -> str | None:
         return self.card.backend
+
+    def offers(self, adapters: tuple[str, ...] | list[str]) -> bool:
+        """Whether this worker was given every one of these adapters (it may not hold them loaded)."""
+        offered = {adapter.name for adapter in self.card.adapters}
+        return all(name in offered for name in adapters)
 
 
 @dataclass
@@ -87,6 +99,8 @@ class WorkerDirectory:
         # Instances shown lost: out of every list here until a probe gets an answer from them.
         self.quarantine = Quarantine()
         self._prober: asyncio.Task | None = None
+        # The LoRA adapters each worker said it holds loaded, in its latest answer to this frontend.
+        self._adapters_loaded: dict[int, frozenset[str]] = {}
 
     async def start(self) -> None:
         self._client = await self._endpoint.client()
@@ -151,11 +165,32 @@ class WorkerDirectory:
         self._known_models.update(served)
         return served
 
-    def route(self, model: str | None) -> tuple[str, WorkerInstance]:
-        """Pick the next instance (round-robin) for a model; None means "the only one served"."""
+    def route(self, model: str | None, adapters: tuple[str, ...] | list[str] = ()) -> tuple[str, WorkerInstance]:
+        """Pick the next instance (round-robin) for a model, among those offering the adapters;
+        None means "the only one served". RequestFieldError naming `lora` when none offers them."""
         target = self.served_model(model)
+        offering = [instance for instance in target.instances if instance.offers(adapters)]
+        if not offering:
+            offered = sorted({adapter.name for instance in target.instances for adapter in instance.card.adapters})
+            unknown = [name for name in adapters if name not in offered]
+            raise RequestFieldError(
+                "lora",
+                f"{target.name} offers no adapter {', '.join(unknown) or ', '.join(adapters)}; "
+                f"its adapters: {', '.join(offered) or 'none'}" + ("" if unknown else " (no one worker offers them all)"),
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
         turn = next(self._turns.setdefault(target.name, itertools.count()))
-        return target.name, target.instances[turn % len(target.instances)]
+        return target.name, offering[turn % len(offering)]
+
+    # -- adapters -----------------------------------------------------------------------------
+
+    def note_adapters(self, instance_id: int, loaded: list[str] | None) -> None:
+        """What a worker's answer said it holds loaded (None: it did not say)."""
+        if loaded is not None:
+            self._adapters_loaded[instance_id] = frozenset(loaded)
+
+    def adapters_loaded(self, instance_id: int) -> frozenset[str]:
+        return self._adapters_loaded.get(instance_id, frozenset())
 
     def served_model(self, model: str | None) -> ServedModel:
         """The model a request names (None: the only one served), with its live instances;

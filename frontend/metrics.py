@@ -63,6 +63,12 @@ class FrontendMetrics:
             "framecast_served_bytes", "Bytes of outputs sent to clients (/content, inline base64)", ["route"],
             registry=self.registry,
         )  # fmt: skip
+        self.adapter_dispatches = Counter(
+            "framecast_lora_dispatches",
+            "Jobs naming LoRA adapters sent to a worker: warm (it held them loaded) or cold (it loads them)",
+            ["model", "adapters"],
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
 
     def watch(self, read: Callable[[], dict[str, tuple[int, int, int]]]) -> None:

@@ -56,8 +56,10 @@ async def client_gone(request: Request) -> None:
 
 
 async def _form_to_body(form) -> tuple[dict[str, Any], bytes | None]:
-    """Multipart fields as the JSON body would carry them ("nvext[fps]" -> {"nvext": {"fps": ...}}),
-    and the bytes of an uploaded input_reference."""
+    """Multipart fields as the JSON body would carry them, in the shapes the openai SDK sends:
+    "nvext[fps]" -> {"nvext": {"fps": ...}}, "lora[][name]" -> {"lora": [{"name": ...}]} (a
+    repeated subkey starts the next item); a field holding a JSON list or object (curl -F
+    'lora=[...]') is read as JSON. Also the bytes of an uploaded input_reference."""
     body: dict[str, Any] = {}
     upload = None
     for key, value in form.multi_items():
@@ -66,9 +68,23 @@ async def _form_to_body(form) -> tuple[dict[str, Any], bytes | None]:
                 raise ApiError(ErrorCode.INVALID_VALUE, f"{key}: only input_reference takes a file", param=key)
             upload = await value.read()
             continue
-        if "[" in key and key.endswith("]"):
+        if key.endswith("]") and "[]" in key:
+            outer, inner = key.split("[]", 1)
+            items = body.setdefault(outer, [])
+            inner = inner.strip("[]")
+            if not isinstance(items, list):
+                raise ApiError(ErrorCode.INVALID_VALUE, f"{outer}: given both as a list and otherwise", param=outer)
+            if not inner:
+                items.append(value)
+                continue
+            if not items or not isinstance(items[-1], dict) or inner in items[-1]:
+                items.append({})
+            items[-1][inner] = value
+        elif "[" in key and key.endswith("]"):
             outer, inner = key[:-1].split("[", 1)
             body.setdefault(outer, {})[inner] = value
+        elif value.lstrip().startswith(("[", "{")) and key not in ("prompt", "negative_prompt"):
+            body[key] = json.loads(value)
         else:
             body[key] = value
     return body, upload

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from framecast.protocol.adapters import AdapterCard
+
 # Key under the card's user_data holding the WorkerCard.
 WORKER_CARD_KEY = "framecast"
 
@@ -35,3 +37,7 @@ class WorkerCard(BaseModel):
     limits: dict[str, Any] = Field(default_factory=dict)
     # GiB per GPU by parallel degree (keys are strings: the card is JSON).
     gpu_memory_gb: dict[str, float] | None = None
+    # The LoRA adapters requests may name, and the step cache and compilation it runs with.
+    adapters: list[AdapterCard] = Field(default_factory=list)
+    step_cache: dict[str, Any] | None = None
+    compiled: bool = False

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from framecast.protocol.adapters import LoraChoices
 from framecast.protocol.videos import MAX_SEED, MAX_STEPS, ResponseFormat, Size
 
 ImageFormat = Literal["png", "jpeg", "webp"]
@@ -29,6 +30,7 @@ class ImageGenerationRequest(BaseModel):
     num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     guidance_scale: float | None = Field(default=None, ge=0)
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    lora: LoraChoices = None
 
     def worker_fields(self) -> dict:
         """What a worker is sent: one frame per image, n of them, in output_format."""

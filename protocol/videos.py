@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from framecast.protocol.adapters import LoraChoice, LoraChoices
 from framecast.protocol.errors import ErrorBody, RequestFieldError
 from framecast.protocol.vocabulary import ErrorCode, Stage
 
@@ -67,6 +68,8 @@ class VideoNvExt(BaseModel):
     boundary_ratio: float | None = Field(default=None, ge=0, le=1)
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     annotations: list[str] | None = None
+    # False: no step caching for this request, whatever the worker runs with (exact frames).
+    cache: bool | None = None
 
 
 # Knobs that may appear both at top level and under nvext.
@@ -88,6 +91,9 @@ class GenerationKnobs(BaseModel):
     guidance_scale_2: float | None = None
     boundary_ratio: float | None = None
     seed: int | None = None
+    lora: list[LoraChoice] | None = None
+    # False: this request runs without the worker's step cache.
+    cache: bool | None = None
 
 
 class VideoRequestBase(BaseModel):
@@ -109,6 +115,8 @@ class VideoRequestBase(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     user: str | None = None
     input_reference: str | None = None
+    # Adapters by the names the model's workers offer (GET /v1/models lists them).
+    lora: LoraChoices = None
     nvext: VideoNvExt | None = None
 
     @field_validator("seconds", mode="before")
@@ -148,6 +156,8 @@ class VideoRequestBase(BaseModel):
             seconds=self.seconds,
             guidance_scale_2=self.nvext.guidance_scale_2 if self.nvext else None,
             boundary_ratio=self.nvext.boundary_ratio if self.nvext else None,
+            lora=self.lora,
+            cache=self.nvext.cache if self.nvext else None,
             **merged,
         )
 
@@ -237,6 +247,8 @@ class WorkerVideoMessage(VideoGenerationResponse):
     spritesheet_url: str | None = None
     # Seconds the worker spent in each stage of this request (final messages).
     timings: dict[str, float] | None = None
+    # The adapters the worker holds loaded after this request (frontends route by them).
+    adapters_loaded: list[str] | None = None
 
 
 JobStatus = Literal["queued", "in_progress", "completed", "failed"]

@@ -252,11 +252,11 @@ def wait_for_workers(
     raise AssertionError(f"{model} never had {count} workers; last seen {served_workers(base_url, headers)}")
 
 
-def wait_done(base_url: str, video_id: str, timeout: float = 120) -> dict:
+def wait_done(base_url: str, video_id: str, timeout: float = 120, headers: dict[str, str] | None = None) -> dict:
     """Poll a job until it completes or fails; its final video object."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        video = httpx.get(f"{base_url}/v1/videos/{video_id}", timeout=10).json()
+        video = httpx.get(f"{base_url}/v1/videos/{video_id}", headers=headers, timeout=10).json()
         if video["status"] in ("completed", "failed"):
             return video
         time.sleep(0.05)

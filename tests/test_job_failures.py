@@ -110,7 +110,13 @@ class ScriptedWorkers:
         live = [WorkerInstance(instance, MODEL) for instance in self.instances if instance not in self.quarantine]
         return {MODEL: ServedModel(MODEL, live)} if live else {}
 
-    def route(self, model: str | None) -> tuple[str, WorkerInstance]:
+    def adapters_loaded(self, instance_id: int) -> frozenset[str]:
+        return frozenset()
+
+    def note_adapters(self, instance_id: int, loaded: list[str] | None) -> None:
+        pass
+
+    def route(self, model: str | None, adapters=()) -> tuple[str, WorkerInstance]:
         served = self.models().get(MODEL)
         if not served:
             raise NoWorkerError(f"no live worker serves {MODEL!r}")

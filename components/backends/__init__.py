@@ -40,18 +40,29 @@ class GeneratedVideo:
     inference_time_s: float | None = None
     # The video already encoded as MP4 by the backend (the worker then stores it as it is).
     encoded: bytes | None = None
+    # Transformer blocks run for it, where the backend counts them (a step cache runs fewer).
+    block_evaluations: int | None = None
 
 
 class VideoBackend(Protocol):
     name: str
+    # Whether load_adapter can work here (the worker refuses --lora at start otherwise).
+    takes_adapters: bool
 
     def describe(self) -> dict:
         """The effective settings (device, dtype, parallelism, offload) for /v1/runtime."""
         ...
 
     def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
-        """Run one generation; blocking (the worker calls it from a thread)."""
+        """Run one generation with params.adapters applied (loaded before, by load_adapter);
+        blocking (the worker calls it from a thread, one at a time)."""
         ...
+
+    def load_adapter(self, name: str, source: str) -> None:
+        """Load a LoRA adapter under this name (a local path or a hub file), not yet applied."""
+        ...
+
+    def unload_adapter(self, name: str) -> None: ...
 
     def close(self) -> None: ...
 

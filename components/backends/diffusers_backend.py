@@ -12,6 +12,7 @@ import torch
 from diffusers import DiffusionPipeline
 
 from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
+from framecast.components.backends.diffusers_caching import BlockCounter, StepCacher
 from framecast.components.registry import GenerationParams
 from framecast.protocol import Stage
 
@@ -49,8 +50,20 @@ def _apply_flow_shift(pipeline, flow_shift: float) -> None:
     log.warning("scheduler %s has no shift setting; flow_shift %s ignored", type(pipeline.scheduler).__name__, flow_shift)
 
 
+def _lora_location(source: str) -> tuple[str, dict]:
+    """load_lora_weights arguments for a source: a local file or folder as it is; a hub file
+    ("owner/repo/path/file.safetensors") as the repository and the file in it."""
+    if source.startswith("/") or not source.endswith(".safetensors"):
+        return source, {}
+    owner, repo, *path = source.split("/")
+    if not path:
+        return source, {}
+    return f"{owner}/{repo}", {"weight_name": path[-1], **({"subfolder": "/".join(path[:-1])} if len(path) > 1 else {})}
+
+
 class DiffusersBackend:
     name = "diffusers"
+    takes_adapters = True
 
     def __init__(self, options: BackendOptions):
         if (options.sglang.tp or 1) != 1 or (options.sglang.num_gpus or 1) != 1:
@@ -91,12 +104,23 @@ class DiffusersBackend:
             self.pipeline.enable_sequential_cpu_offload(device=self.device)
         else:
             self.pipeline.to(self.device)
-        if options.model.compile:
-            self.pipeline.transformer.compile()
         self.pipeline.set_progress_bar_config(disable=True)
         self.image_pipeline = self.pipeline if self._takes_image else None
         if options.spec.takes_image and self.image_pipeline is None:
             self.image_pipeline = self._image_variant()
+        transformers = [module for name in ("transformer", "transformer_2") if (module := getattr(self.pipeline, name, None)) is not None]
+        # Not under torch.compile: the count would be compiled in as a constant (and recompiled).
+        self._blocks = BlockCounter(transformers if not options.model.compile else [])
+        self._adapters: set[str] = set()
+        self.cacher = None
+        setting = options.step_cache
+        if setting is not None:
+            self.cacher = StepCacher(self.pipeline, setting, options.spec.defaults.num_inference_steps, self._calibration_run)
+            log.info("step cache: %s", self.cacher.description)
+        if options.model.compile:
+            # Compiled after the cache hooks are in place, so the compiled code is what runs.
+            for transformer in transformers:
+                transformer.compile()
 
     def _image_variant(self):
         """The same modules (no second copy in memory) in the pipeline that takes an image."""
@@ -125,11 +149,44 @@ class DiffusersBackend:
             "vae_slicing": bool(self.options.diffusers.vae_slicing),
             "vae_tiling": bool(self.options.diffusers.vae_tiling),
             "compile": bool(self.options.model.compile),
+            "step_cache": self.cacher.description if self.cacher else None,
             "parallel": {"tp": 1, "num_gpus": 1 if self.device.type == "cuda" else 0},
         }
 
+    def _calibration_run(self) -> None:
+        """One generation at the model's defaults, for a step cache that measures the model."""
+        d = self.options.spec.defaults
+        with torch.inference_mode():
+            self.pipeline(
+                prompt="calibration", height=d.height, width=d.width, num_inference_steps=d.num_inference_steps,
+                guidance_scale=d.guidance_scale, generator=torch.Generator("cpu").manual_seed(0), output_type="latent",
+                **({"num_frames": d.num_frames} if self._makes_video else {}),
+            )  # fmt: skip
+
+    # -- adapters -----------------------------------------------------------------------------
+
+    def load_adapter(self, name: str, source: str) -> None:
+        where, extra = _lora_location(source)
+        self.pipeline.load_lora_weights(where, adapter_name=name, **extra)
+        self._adapters.add(name)
+
+    def unload_adapter(self, name: str) -> None:
+        self.pipeline.delete_adapters(name)
+        self._adapters.discard(name)
+
+    def _apply_adapters(self, adapters: tuple[tuple[str, float], ...]) -> None:
+        """Exactly these adapters at these scales, or none: the base model's own weights."""
+        if not self._adapters:
+            return
+        if adapters:
+            self.pipeline.enable_lora()
+            self.pipeline.set_adapters([name for name, _ in adapters], [scale for _, scale in adapters])
+        else:
+            self.pipeline.disable_lora()
+
     def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
         total = params.num_inference_steps
+        self._apply_adapters(params.adapters)
 
         def after_step(pipeline, step: int, timestep, tensors: dict) -> dict:
             on_progress(Stage.DENOISING, step + 1, total)
@@ -161,9 +218,12 @@ class DiffusersBackend:
         # A CPU generator gives the same noise for a seed whatever the device.
         generator = torch.Generator("cpu").manual_seed(params.seed)
         started = time.perf_counter()
+        self._blocks.take()
         with torch.inference_mode(), contextlib.ExitStack() as cleanup:
             if hook is not None:
                 cleanup.callback(hook.remove)
+            if self.cacher is not None:
+                cleanup.enter_context(self.cacher.applied(params.num_inference_steps, params.step_cache))
             if self._makes_video:
                 extra |= {"num_frames": params.num_frames, "num_videos_per_prompt": params.count}
             else:
@@ -185,7 +245,7 @@ class DiffusersBackend:
         frames = frames.reshape(-1, *frames.shape[-3:])
         if frames.dtype != np.uint8:
             frames = (frames * 255.0).round().clip(0, 255).astype(np.uint8)
-        return GeneratedVideo(frames, elapsed)
+        return GeneratedVideo(frames, elapsed, block_evaluations=self._blocks.take() if not self.options.model.compile else None)
 
     def close(self) -> None:
         self.pipeline = None

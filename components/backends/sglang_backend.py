@@ -22,10 +22,13 @@ from framecast.components.backends import (
     GenerationFailed,
     ProgressCallback,
 )
-from framecast.components.registry import GenerationParams
+from framecast.components.registry import GenerationParams, StepCache
 from framecast.protocol import Stage
 
 log = logging.getLogger(__name__)
+
+# The --cache modes sglang's Cache-DiT integration can stand for.
+SGLANG_CACHE_MODES = ("first-block", "taylorseer")
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -76,6 +79,23 @@ def generator_kwargs(options: BackendOptions, has_cuda: bool) -> dict:
     return kwargs
 
 
+def cache_dit_params(setting: StepCache) -> dict:
+    """sglang's Cache-DiT request knobs for a step-cache setting: first-block is DBCache with
+    one front block and no back blocks; taylorseer is the same with TaylorSeer's prediction and
+    at most interval-1 steps cached in a row. sglang has no MagCache or FasterCache."""
+    if setting.mode not in SGLANG_CACHE_MODES:
+        raise ValueError(
+            f"--cache {setting.mode}: sglang's runtime has no such cache; with --backend sglang choose "
+            f"{' or '.join(SGLANG_CACHE_MODES)}, or run --backend diffusers"
+        )
+    params = {"Fn_compute_blocks": 1, "Bn_compute_blocks": 0, "residual_diff_threshold": setting.threshold or 0.05}
+    if setting.warmup_steps is not None:
+        params["max_warmup_steps"] = setting.warmup_steps
+    if setting.mode == "taylorseer":
+        params |= {"enable_taylorseer": True, "taylorseer_order": 1, "max_continuous_cached_steps": max(1, (setting.interval or 2) - 1)}
+    return params
+
+
 class SglangBackend:
     name = "sglang"
 
@@ -87,6 +107,15 @@ class SglangBackend:
 
         self.options = options
         self.kwargs = generator_kwargs(options, _has_cuda())
+        setting = options.step_cache
+        self.cache = cache_dit_params(setting) if setting is not None else None
+        if self.kwargs["backend"] == "diffusers" and self.cache is not None:
+            # DiffGenerator's diffusers pipeline takes only a server-wide cache, never per request.
+            raise ValueError("--cache: sglang's diffusers pipeline (used without CUDA) has no per-request cache; run --backend diffusers")
+        # DiffGenerator's diffusers pipeline answers "Lora is not enabled" (sglang 0.5.23).
+        self.takes_adapters = self.kwargs["backend"] != "diffusers"
+        self._adapter_paths: dict[str, str] = {}
+        self._applied: tuple[tuple[str, float], ...] = ()
         started = time.perf_counter()
         self.generator = DiffGenerator.from_pretrained(**self.kwargs)
         self.startup_s = time.perf_counter() - started
@@ -102,7 +131,34 @@ class SglangBackend:
             "attention_backend": self.kwargs.get("attention_backend", "auto"),
             "flow_shift": self.options.flow_shift_or_default,
             "startup_s": round(self.startup_s, 1),
+            "step_cache": {"cache_dit": self.cache} if self.cache else None,
         }
+
+    # -- adapters -----------------------------------------------------------------------------
+
+    def load_adapter(self, name: str, source: str) -> None:
+        if not self.takes_adapters:
+            raise GenerationFailed("LoRA: sglang's diffusers pipeline (used without CUDA) takes no adapters; run --backend diffusers")
+        # set_lora loads and activates; the next request's _apply_adapters sets what it needs.
+        self.generator.set_lora(name, source)
+        self._adapter_paths[name] = source
+        self._applied = ((name, 1.0),)
+
+    def unload_adapter(self, name: str) -> None:
+        # sglang 0.5.23 keeps adapters cached by name and has no call that frees one.
+        self._adapter_paths.pop(name, None)
+
+    def _apply_adapters(self, adapters: tuple[tuple[str, float], ...]) -> None:
+        """Exactly these adapters, merged at these scales; none: the weights restored (exact,
+        from sglang's CPU copy)."""
+        if adapters == self._applied:
+            return
+        if self._applied:
+            self.generator.unmerge_lora_weights()
+        if adapters:
+            names = [name for name, _ in adapters]
+            self.generator.set_lora(names, [self._adapter_paths.get(name) for name in names], strength=[scale for _, scale in adapters], merge_mode="merge")
+        self._applied = adapters
 
     def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
         sampling = {
@@ -121,6 +177,11 @@ class SglangBackend:
         flow_shift = self.options.flow_shift_or_default
         if flow_shift is not None:
             sampling["flow_shift"] = flow_shift
+        if self.cache is not None:
+            sampling["enable_cache_dit"] = params.step_cache
+            if params.step_cache:
+                sampling["cache_dit_params"] = self.cache
+        self._apply_adapters(params.adapters)
         if params.guidance_scale_2 is not None:
             sampling["guidance_scale_2"] = params.guidance_scale_2
         on_progress(Stage.GENERATING, None, None)

@@ -31,17 +31,23 @@ def synthetic_frames(count: int, height: int, width: int, content: str, seed: in
 
 class SyntheticBackend:
     name = "synthetic"
+    takes_adapters = True
 
     def __init__(self, options: BackendOptions):
         options.refuse_others(self.name)
         if options.model.compile:
             raise ValueError("--compile is not an option of the synthetic backend: it has no model")
+        if options.model.cache != "none":
+            raise ValueError("--cache is not an option of the synthetic backend: it has no model")
         self.content = options.synthetic.synthetic_content or "smooth"
         if self.content not in ("smooth", "noise"):
             raise ValueError(f"--synthetic-content {self.content!r}: choose smooth or noise")
         self.busy_s = options.synthetic.synthetic_busy_s or 0.0
         self.stored_clip = bool(options.synthetic.synthetic_stored_clip)
         self._stored: tuple[tuple, np.ndarray, bytes | None] | None = None
+        # Adapters have no weights here: loading one only takes the simulated time.
+        self.adapter_load_s = options.synthetic.synthetic_adapter_load_s or 0.0
+        self.adapters: set[str] = set()
 
     def describe(self) -> dict:
         return {
@@ -70,6 +76,13 @@ class SyntheticBackend:
             encoded = encode_mp4(frames, params.fps, EncoderSettings(preset="ultrafast")) if self.stored_clip else None
             self._stored = (key, frames, encoded)
         return self._stored[1], self._stored[2]
+
+    def load_adapter(self, name: str, source: str) -> None:
+        time.sleep(self.adapter_load_s)
+        self.adapters.add(name)
+
+    def unload_adapter(self, name: str) -> None:
+        self.adapters.discard(name)
 
     def close(self) -> None:
         pass

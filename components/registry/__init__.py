@@ -19,15 +19,18 @@ from framecast.components.registry.plan import (
     support,
 )
 from framecast.components.registry.spec import (
+    CACHE_MODES,
     PARALLEL_BACKENDS,
     PARALLEL_DEGREES,
     SERVED_TASKS,
     SPEC_FILE,
+    AdapterPreset,
     Defaults,
     Footprint,
     GenerationParams,
     Limits,
     ModelSpec,
+    StepCache,
     Support,
     SupportLevel,
     Task,
@@ -36,5 +39,6 @@ from framecast.components.registry.spec import (
 __all__ = [
     "REGISTRY", "UnknownModelError", "choose_backend", "known_ids", "launch_plan", "lookup", "spec_for_model",
     "support", "PARALLEL_BACKENDS", "PARALLEL_DEGREES", "SERVED_TASKS", "SPEC_FILE", "Defaults", "Footprint",
-    "GenerationParams", "Limits", "ModelSpec", "Support", "SupportLevel", "Task",
+    "GenerationParams", "Limits", "ModelSpec", "Support", "SupportLevel", "Task", "CACHE_MODES", "AdapterPreset",
+    "StepCache",
 ]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from framecast.components.registry.spec import Defaults, Footprint, Limits, ModelSpec
+from framecast.components.registry.spec import AdapterPreset, Defaults, Footprint, Limits, ModelSpec, StepCache
 
 # The negative prompt Wan's authors ship as sample_neg_prompt (Wan2.1 and Wan2.2 configs).
 WAN_NEGATIVE_PROMPT = (
@@ -38,7 +38,28 @@ _TINY_LIMITS = Limits(
 )
 
 
-REGISTRY: tuple[ModelSpec, ...] = (
+# The step cache `--cache recommended` runs per family: a conservative first setting to tune
+# from, not a measured optimum. Wan: first-block caching (no per-model calibration needed;
+# MagCache needs ratios diffusers does not ship for Wan). FLUX: MagCache with diffusers' FLUX
+# ratios. The tiny models: TaylorSeer every other step, so tests see blocks skipped.
+RECOMMENDED_CACHE = {
+    "wan2.1": StepCache("first-block", threshold=0.05),
+    "wan2.2": StepCache("first-block", threshold=0.05),
+    "flux": StepCache("mag", threshold=0.06),
+    "tiny": StepCache("taylorseer", interval=2, warmup_steps=1),
+}
+
+# Step- and CFG-distilled adapters (4 steps, guidance 1): `--lora fast` on the worker, then
+# `"lora": [{"name": "fast"}]` in a request brings their steps and guidance.
+_LIGHTX2V = "lightx2v/Wan2.1-{model}-StepDistill-CfgDistill-Lightx2v/loras/Wan21_{short}_lightx2v_cfg_step_distill_lora_rank64.safetensors"
+_FAST = "4 steps without CFG (step- and CFG-distilled LoRA by lightx2v)"
+
+
+def _fast(model: str, short: str) -> tuple[AdapterPreset, ...]:
+    return (AdapterPreset("fast", _LIGHTX2V.format(model=model, short=short), 4, 1.0, _FAST),)
+
+
+_ENTRIES: tuple[ModelSpec, ...] = (
     ModelSpec(
         id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
         aliases=("Wan2.1-T2V-1.3B",),
@@ -65,6 +86,7 @@ REGISTRY: tuple[ModelSpec, ...] = (
         footprint=Footprint(dit_params_b=14.0, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=14.0),
         serving_tp=2,
         source="Wan-Video/Wan2.1 wan/configs/wan_t2v_14B.py, generate.py",
+        adapter_presets=_fast("T2V-14B", "T2V_14B"),
     ),
     ModelSpec(
         id="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
@@ -79,6 +101,7 @@ REGISTRY: tuple[ModelSpec, ...] = (
         footprint=Footprint(dit_params_b=14.0, text_encoder_params_b=5.7, other_params_b=0.76, activation_gb=8.0),
         serving_tp=2,
         source="Wan-Video/Wan2.1 wan/configs/wan_i2v_14B.py, generate.py",
+        adapter_presets=_fast("I2V-14B-480P", "I2V_14B"),
     ),
     ModelSpec(
         id="Wan-AI/Wan2.1-I2V-14B-720P-Diffusers",
@@ -298,6 +321,8 @@ REGISTRY: tuple[ModelSpec, ...] = (
         limits=_TINY_LIMITS,
         footprint=None,
         source="framecast.components.tiny_model (random weights, built offline)",
+        # Stands for a distilled adapter in tests: `--lora fast=PATH` with a tiny random LoRA.
+        adapter_presets=(AdapterPreset("fast", "", 2, 1.0, "a tiny random LoRA with few-step defaults (tests)"),),
     ),
     ModelSpec(
         id="framecast/tiny-random-flux",
@@ -339,4 +364,8 @@ REGISTRY: tuple[ModelSpec, ...] = (
         footprint=None,
         source="framecast.components.tiny_model --kind ti2v (random weights, built offline)",
     ),
+)
+
+REGISTRY: tuple[ModelSpec, ...] = tuple(
+    dataclasses.replace(spec, recommended_cache=RECOMMENDED_CACHE.get(spec.family)) for spec in _ENTRIES
 )

@@ -43,6 +43,10 @@ class GenerationParams:
     count: int = 1
     # The input image (PIL, RGB), already fitted to width x height; None for text only.
     image: Any = field(default=None, compare=False, repr=False)
+    # LoRA adapters to apply, (name, scale), by the names the worker was given.
+    adapters: tuple[tuple[str, float], ...] = ()
+    # False: run without the worker's step cache (a request that must be exact).
+    step_cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,38 @@ class Footprint:
         return round(weights * self.bytes_per_param + self.activation_gb / degree + runtime_overhead_gb, 1)
 
 
+# Step caches: skip or predict transformer work between denoising steps.
+CACHE_MODES = ("first-block", "mag", "taylorseer", "faster")
+
+
+@dataclass(frozen=True)
+class StepCache:
+    """A step-cache setting. `threshold`: how much change between steps is let pass before the
+    transformer runs again (first-block, mag); `interval`: the transformer runs fully every
+    this many steps, predicted between (taylorseer); `warmup_steps`: steps run fully first."""
+
+    mode: str
+    threshold: float | None = None
+    interval: int | None = None
+    warmup_steps: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class AdapterPreset:
+    """A published LoRA the registry knows for a model, with the request defaults it needs (a
+    step-distilled adapter: few steps, no CFG). An operator enables it with `--lora NAME`."""
+
+    name: str
+    # A hub file: "owner/repo/path/in/repo.safetensors".
+    source: str
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class Support:
     level: SupportLevel
@@ -124,6 +160,13 @@ class ModelSpec:
     source: str = ""
     # How this spec was found for a model path (registry id, alias, spec file, model_index.json).
     matched_by: str = "id"
+    # The step cache `--cache recommended` runs (None: no recommendation, run uncached).
+    recommended_cache: StepCache | None = None
+    # Published adapters `--lora NAME` enables by name.
+    adapter_presets: tuple[AdapterPreset, ...] = ()
+
+    def adapter_preset(self, name: str) -> AdapterPreset | None:
+        return next((preset for preset in self.adapter_presets if preset.name == name), None)
 
     @property
     def makes_video(self) -> bool:

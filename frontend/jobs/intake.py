@@ -16,6 +16,7 @@ from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.settings import RequestLimits
 from framecast.frontend.jobs.store import JobStore, StoreUnavailable
 from framecast.frontend.metrics import FrontendMetrics
+from framecast.protocol.adapters import adapter_names
 from framecast.protocol import (
     ErrorBody,
     ErrorCode,
@@ -67,7 +68,7 @@ class Intake:
         self._limits.check_prompt(body.prompt)
         if isinstance(body, VideoRequestBase):
             body.knobs()  # a conflicting top-level/nvext pair is refused here
-        model, instance = self._directory.route(body.model)
+        model, instance = self._directory.route(body.model, adapter_names(body.lora))
         workers = len(self._directory.models()[model].instances)
         try:
             self._admission.check(model, self._unfinished(model) + self._admitting[model], workers)
@@ -148,13 +149,13 @@ class Intake:
                 answer = await self._check_with(request, instance)
             except Exception as error:
                 self._directory.mark_lost(instance.instance_id, f"the request check failed: {describe(error)}")
-                _, instance = self._directory.route(model)
+                _, instance = self._directory.route(model, adapter_names(request.lora))
                 continue
             if answer.status == "failed":
                 detail = answer.error_detail
                 if detail is not None and detail.code == ErrorCode.WORKER_DRAINING:
                     self._directory.mark_lost(instance.instance_id, "it is shutting down")
-                    _, instance = self._directory.route(model)
+                    _, instance = self._directory.route(model, adapter_names(request.lora))
                     continue
                 raise WorkerRejected(detail or ErrorBody(message=answer.error or "refused", type="invalid_request_error"))
             return answer
@@ -165,4 +166,5 @@ class Intake:
             answer = WorkerVideoMessage.model_validate(message)
         if answer is None:
             raise RuntimeError("the worker did not answer the request check")
+        self._directory.note_adapters(instance.instance_id, answer.adapters_loaded)
         return answer

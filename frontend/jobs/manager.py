@@ -127,7 +127,8 @@ class JobManager:
     def run_here(self, record: JobRecord, *, first: bool = False) -> None:
         """Queue a job on this replica (new, taken over, or run again)."""
         self._local[record.id] = record
-        self.scheduler.enqueue(record.model, record.id, first=first)
+        adapters = tuple(choice.name for choice in record.request.lora or ())
+        self.scheduler.enqueue(record.model, record.id, first=first, adapters=adapters)
         dispatcher = self._dispatchers.get(record.model)
         if self._accepting and (dispatcher is None or dispatcher.done()):
             self._dispatchers[record.model] = self._tasks.spawn(self._dispatch(record.model), f"dispatch {record.model}")
@@ -151,6 +152,8 @@ class JobManager:
             chosen.slot.release()
             return
         self.metrics.stage_seconds.labels(record.model, Stage.QUEUE_WAIT).observe(chosen.waited_s)
+        if chosen.adapters_warm is not None:
+            self.metrics.adapter_dispatches.labels(record.model, "warm" if chosen.adapters_warm else "cold").inc()
         self._tasks.spawn(self._run(record, chosen.slot), f"job {record.id}")
 
     async def _fail_queued(self, job_id: str, message: str) -> None:
@@ -190,6 +193,8 @@ class JobManager:
     async def _settle(self, record: JobRecord, instance_id: int, end: RunEnd) -> None:
         """After the worker's answer: run the job again elsewhere, or end it."""
         final = end.final
+        if final is not None:
+            self.directory.note_adapters(instance_id, final.adapters_loaded)
         if record.id not in self._local:
             # Deleted or abandoned meanwhile; a video that still got stored goes too.
             if final is not None:

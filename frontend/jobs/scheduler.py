@@ -1,6 +1,8 @@
 """Which job goes to which worker, and when: one queue per model, a round-robin turn among the
 model's idle workers, quarantined workers skipped, and a queue that fails when its model has had
-no live worker for too long. Pure logic over a view of the live workers: no store, no request."""
+no live worker for too long. A job naming LoRA adapters goes to an idle worker that already
+holds them loaded where there is one, else to any idle worker offering them. Pure logic over a
+view of the live workers: no store, no request."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from framecast.frontend.quarantine import Quarantine
 
 class LiveWorkers(Protocol):
     def models(self) -> dict[str, ServedModel]: ...
+
+    def adapters_loaded(self, instance_id: int) -> frozenset[str]: ...
 
 
 class Slot:
@@ -49,6 +53,8 @@ class Dispatch:
     job_id: str
     slot: Slot
     waited_s: float  # in the queue
+    # For a job naming adapters: whether its worker held them all loaded already.
+    adapters_warm: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -85,15 +91,19 @@ class Scheduler:
         self._generating: collections.Counter[int] = collections.Counter()
         self._held: collections.Counter[int] = collections.Counter()
         self._last_turn: dict[str, int] = {}
+        self._adapters_of: dict[str, tuple[str, ...]] = {}
         self._changed = asyncio.Event()
 
     # -- queues -------------------------------------------------------------------------------
 
-    def enqueue(self, model: str, job_id: str, *, first: bool = False) -> None:
-        """Queue a job; `first`: ahead of the others (a job run again after its worker was lost)."""
+    def enqueue(self, model: str, job_id: str, *, first: bool = False, adapters: tuple[str, ...] = ()) -> None:
+        """Queue a job; `first`: ahead of the others (a job run again after its worker was lost);
+        `adapters`: the LoRA adapters it names."""
         queue = self._queues.setdefault(model, collections.deque())
         queue.appendleft(job_id) if first else queue.append(job_id)
         self._model_of[job_id] = model
+        if adapters:
+            self._adapters_of[job_id] = tuple(adapters)
         self._enqueued_at[job_id] = self._clock()
         self._changed.set()
 
@@ -101,6 +111,7 @@ class Scheduler:
         """Take a queued job out (deleted, or its client went away). False when it is not queued."""
         model = self._model_of.pop(job_id, None)
         self._enqueued_at.pop(job_id, None)
+        self._adapters_of.pop(job_id, None)
         if model is None:
             return False
         self._queues[model].remove(job_id)
@@ -127,6 +138,18 @@ class Scheduler:
         instance_id = instance.instance_id
         return not self._generating[instance_id] and self._held[instance_id] < self._jobs_held_per_worker
 
+    def _for_adapters(self, adapters: tuple[str, ...], live: list[WorkerInstance], idle: list[WorkerInstance]):
+        """The idle workers a job naming `adapters` may go to, and whether they hold them loaded:
+        those holding them all, else those offering them. A job no live worker offers them goes
+        anywhere, to be refused there with the reason."""
+        if not adapters:
+            return idle, None
+        if not any(instance.offers(adapters) for instance in live):
+            return idle, False
+        offering = [instance for instance in idle if instance.offers(adapters)]
+        warm = [instance for instance in offering if set(adapters) <= self._workers.adapters_loaded(instance.instance_id)]
+        return (warm, True) if warm else (offering, False)
+
     def _next_turn(self, model: str, idle: list[WorkerInstance]) -> WorkerInstance:
         """Round-robin: the first idle worker after the one this model was last sent to."""
         ordered = sorted(idle, key=lambda instance: instance.instance_id)
@@ -149,16 +172,19 @@ class Scheduler:
                 job_ids = [self._take(model) for _ in range(len(queue))]
                 for job_id in job_ids:
                     self._enqueued_at.pop(job_id, None)
+                    self._adapters_of.pop(job_id, None)
                 return NoWorker(model, job_ids)
             idle = [instance for instance in live if self._is_free(instance)]
             # Looked at again after every wait: the job that was waiting may have been removed.
-            if queue and idle:
-                instance = self._next_turn(model, idle)
+            candidates, warm = self._for_adapters(self._adapters_of.get(queue[0], ()), live, idle) if queue else ([], None)
+            if candidates:
+                instance = self._next_turn(model, candidates)
                 job_id = self._take(model)
+                self._adapters_of.pop(job_id, None)
                 self._generating[instance.instance_id] += 1
                 self._held[instance.instance_id] += 1
                 waited = now - self._enqueued_at.pop(job_id, now)
-                return Dispatch(job_id, Slot(self, instance), waited)
+                return Dispatch(job_id, Slot(self, instance), waited, warm)
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=self._recheck_s)

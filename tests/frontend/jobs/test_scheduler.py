@@ -11,22 +11,33 @@ import pytest
 from framecast.frontend.discovery import ServedModel, WorkerInstance
 from framecast.frontend.jobs.scheduler import Dispatch, NoWorker, Scheduler
 from framecast.frontend.quarantine import Quarantine
+from framecast.protocol import WorkerCard
+from framecast.protocol.adapters import AdapterCard
 
 MODEL = "m"
 
 
 class ListedWorkers:
-    """What discovery lists: instance ids per model, changed by the test."""
+    """What discovery lists: instance ids per model, changed by the test; each worker offering
+    `offered` adapters, and holding those in `loaded`."""
 
-    def __init__(self, *instance_ids: int):
+    def __init__(self, *instance_ids: int, offered: dict[int, list[str]] | None = None):
         self.listed = {MODEL: list(instance_ids)}
+        self.offered = offered or {}
+        self.loaded: dict[int, frozenset[str]] = {}
 
     def models(self) -> dict[str, ServedModel]:
+        def card(instance_id: int) -> WorkerCard:
+            return WorkerCard(adapters=[AdapterCard(name=name) for name in self.offered.get(instance_id, [])])
+
         return {
-            model: ServedModel(model, [WorkerInstance(instance_id, model) for instance_id in ids])
+            model: ServedModel(model, [WorkerInstance(instance_id, model, card(instance_id)) for instance_id in ids])
             for model, ids in self.listed.items()
             if ids
         }
+
+    def adapters_loaded(self, instance_id: int) -> frozenset[str]:
+        return self.loaded.get(instance_id, frozenset())
 
 
 def scheduler(workers: ListedWorkers, quarantine: Quarantine | None = None, **options) -> Scheduler:
@@ -192,3 +203,33 @@ def test_a_slot_released_twice_frees_its_worker_once():
         second.slot.release()
 
     asyncio.run(scenario())
+
+
+async def test_a_job_naming_an_adapter_goes_to_an_idle_worker_holding_it():
+    workers = ListedWorkers(1, 2, 3, offered={1: ["a", "b"], 2: ["a", "b"], 3: ["a", "b"]})
+    workers.loaded = {3: frozenset({"a"})}
+    chooser = scheduler(workers)
+    for job in range(3):
+        chooser.enqueue(MODEL, f"job-{job}", adapters=("a",))
+    # Round-robin would start at 1; the worker holding "a" is taken while it is free.
+    first = await next_within(chooser)
+    assert (first.slot.instance.instance_id, first.adapters_warm) == (3, True)
+    # It is busy now: the next job goes to a worker that loads it.
+    second = await next_within(chooser)
+    assert second.slot.instance.instance_id in (1, 2) and second.adapters_warm is False
+
+
+async def test_a_job_goes_only_to_workers_offering_its_adapter_and_waits_for_one():
+    workers = ListedWorkers(1, 2, offered={2: ["b"]})
+    chooser = scheduler(workers)
+    chooser.enqueue(MODEL, "with-b", adapters=("b",))
+    chooser.enqueue(MODEL, "plain")
+    first = await next_within(chooser)
+    assert (first.job_id, first.slot.instance.instance_id) == ("with-b", 2)
+    second = await next_within(chooser)
+    assert (second.job_id, second.slot.instance.instance_id, second.adapters_warm) == ("plain", 1, None)
+    chooser.enqueue(MODEL, "with-b-again", adapters=("b",))
+    waiting = await still_waiting(chooser)  # worker 1 is free but does not offer b
+    first.slot.release()
+    third = await asyncio.wait_for(waiting, 2)
+    assert (third.job_id, third.slot.instance.instance_id) == ("with-b-again", 2)
