@@ -6,6 +6,14 @@ peak GPU memory; with --through-stack also the same video through a worker and t
     python benchmarks/gpu_wan.py --through-stack       # on a GPU: T2V 1.3B, 832x480, 81 frames, bf16, 4 steps
     python benchmarks/gpu_wan.py --task i2v --through-stack   # I2V 14B 480P, the same video from an image
     python benchmarks/gpu_wan.py --scale tiny --device cpu --size 64x64 --frames 9   # smoke run
+    python benchmarks/gpu_wan.py --steps 20 --cache first-block --cache-threshold 0.1   # step cache vs none
+    python benchmarks/gpu_wan.py --lora random     # a random rank-32 adapter: its step cost and switch cost
+
+--cache runs the same video twice on one loaded model, cached and with the cache off for that
+request (nvext.cache false), and reports the speed-up, the share of transformer blocks run and
+the largest pixel difference. --lora loads an adapter (a path, or "random": rank --lora-rank
+on every attention projection, built offline) and times steps with it applied against none,
+and a switch between two adapters.
 
 T2V is the published Wan2.1 1.3B architecture (DiT dim 1536, 30 layers, 12 heads, FFN 8960);
 I2V the published Wan2.1 I2V 14B one (dim 5120, 40 layers, 40 heads, FFN 13824, 36 input
@@ -162,6 +170,59 @@ def test_image(width: int, height: int):
     return Image.fromarray(np.stack([x, y, 255 - x], axis=-1).astype(np.uint8))
 
 
+def cache_comparison(backend, params, cached, cached_s: float, sync) -> dict:
+    """The same video with the cache off for this one request, on the same loaded model."""
+    import numpy as np
+
+    started = time.perf_counter()
+    exact = backend.generate(dataclasses.replace(params, step_cache=False), lambda *_: None)
+    sync()
+    exact_s = time.perf_counter() - started
+    return {
+        "cache": backend.cacher.description if backend.cacher else None,
+        "uncached_total_s": round(exact_s, 3),
+        "cache_speedup": round(exact_s / cached_s, 3),
+        "cache_blocks_run": round(cached.block_evaluations / exact.block_evaluations, 3) if exact.block_evaluations else None,
+        "cache_max_pixel_diff": int(np.abs(cached.frames.astype(int) - exact.frames.astype(int)).max()),
+    }
+
+
+def lora_costs(args, backend, model_dir: Path, params, sync) -> dict:
+    """Adapter load time, time per video with it applied against none, and the cost of a
+    switch between two adapters (same steps, same size)."""
+    import statistics
+    import tempfile
+
+    from framecast.components.tiny_model import build_tiny_lora
+
+    def timed(adapters) -> float:
+        started = time.perf_counter()
+        backend.generate(dataclasses.replace(params, adapters=adapters), lambda *_: None)
+        sync()
+        return time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory() as folder:
+        sources = [args.lora, args.lora] if args.lora != "random" else [
+            str(build_tiny_lora(model_dir, Path(folder) / f"lora-{seed}", seed=seed, rank=args.lora_rank)) for seed in (1, 2)
+        ]  # fmt: skip
+        loads = []
+        for name, source in zip(("a", "b"), sources, strict=True):
+            started = time.perf_counter()
+            backend.load_adapter(name, source)
+            sync()
+            loads.append(time.perf_counter() - started)
+    base_s = timed(())
+    same = [timed((("a", 1.0),)) for _ in range(2)]
+    switched = [timed(((name, 1.0),)) for name in "ba"]
+    return {
+        "lora_load_s": round(statistics.median(loads), 3),
+        "lora_video_s": round(min(same), 3),
+        "no_lora_video_s": round(base_s, 3),
+        "lora_overhead": round(min(same) / base_s - 1, 4),
+        "lora_switch_s": round(statistics.median(switched) - min(same), 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=["full", "tiny"], default="full")
@@ -178,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--through-stack", action="store_true", help="also time the same request through a worker and the frontend"
     )
+    parser.add_argument("--cache", default="none", help="step cache: none, first-block, mag, taylorseer or faster")
+    parser.add_argument("--cache-threshold", type=float, help="first-block, mag: the worker's --cache-threshold")
+    parser.add_argument("--cache-interval", type=int, help="taylorseer: the worker's --cache-interval")
+    parser.add_argument("--lora", help='a LoRA adapter to time: a local path, or "random"')
+    parser.add_argument("--lora-rank", type=int, default=32, help="rank of a random adapter")
     args = parser.parse_args(argv)
 
     import torch
@@ -205,7 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     build_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    model = ModelOptions(device=args.device, dtype=args.dtype)
+    model = ModelOptions(
+        device=args.device, dtype=args.dtype, cache=args.cache, cache_threshold=args.cache_threshold,
+        cache_interval=args.cache_interval,
+    )  # fmt: skip
     backend = DiffusersBackend(BackendOptions(model_path=str(model_dir), spec=spec, model=model))
     load_s = time.perf_counter() - started
 
@@ -226,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         num_frames=args.frames, fps=16, num_inference_steps=args.steps, guidance_scale=args.guidance_scale, seed=0,
         image=test_image(width, height) if args.task == "i2v" else None,
     )  # fmt: skip
+    def sync() -> None:
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
     # A one-step run first: kernels are compiled and tuned before the measured run.
     backend.generate(dataclasses.replace(params, num_inference_steps=1), lambda *_: None)
     if args.device.startswith("cuda"):
@@ -272,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         "load_s": round(load_s, 1),
         "frames_out": list(video.frames.shape),
     }
+    if args.cache != "none":
+        results |= cache_comparison(backend, params, video, total_s, sync)
+    if args.lora:
+        results |= lora_costs(args, backend, model_dir, params, sync)
     if args.through_stack:
         backend.close()
         del backend

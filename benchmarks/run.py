@@ -1,14 +1,14 @@
 """framecast's CPU benchmarks, each peer comparison run side by side in the same run; prints one
 table (median, p99, ratio, target).
 
-    .venv/bin/python benchmarks/run.py                    # all of a-f (about 10 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py                    # all of a-i (about 15 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --only a,c         # some
     .venv/bin/python benchmarks/run.py --quick            # fewer requests and repeats: a smoke run
     .venv/bin/python benchmarks/run.py --write-results    # also put the table in benchmarks/RESULTS.md
 
 a serving overhead vs NVIDIA Dynamo's Rust frontend and the bare worker   b pipelining
 c MP4 encoding vs the ffmpeg command line   d scaling over workers   e a 64 MB payload
-f 10,000 queued jobs
+f 10,000 queued jobs   g step caches   h LoRA adapter switching   i adapter-aware routing
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 import psutil
 
 # Run as a script: its own folder is first on sys.path, so the benchmarks import by name.
+import efficiency
 import encoding
 import job_load
 import payload
@@ -35,7 +36,6 @@ import serving
 from harness import ROOT, Row, render
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN, END = "<!-- cpu-benchmarks:begin -->", "<!-- cpu-benchmarks:end -->"
 
 
 def machine() -> str:
@@ -56,12 +56,19 @@ def benchmarks(quick: bool) -> dict:
         "d": lambda work: scaling.run(work, worker_counts=(1, 2) if quick else (1, 2, 4, 8), rounds=4 if quick else 16),
         "e": payload.run,
         "f": lambda work: job_load.run(work, jobs=500 if quick else 10_000, reads=200 if quick else 2000),
+        "g": lambda work: efficiency.step_caches(work, repeats=1 if quick else 3),
+        "h": lambda work: efficiency.adapter_switching(work, repeats=2 if quick else 5),
+        "i": lambda work: efficiency.affinity(work, jobs=24 if quick else 60),
     }
 
 
-def write_results(table: str, command: str, elapsed_s: float) -> None:
+def write_results(table: str, command: str, elapsed_s: float, letters: str) -> None:
+    """The table into RESULTS.md, replacing the last run of the same benchmarks (a run of some
+    of them has a section of its own, so it never replaces the whole table)."""
+    tag = "cpu-benchmarks" if letters == "abcdefghi" else f"cpu-benchmarks-{letters}"
+    begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
     section = "\n".join([
-        BEGIN,
+        begin,
         f"Run {datetime.date.today().isoformat()} on {machine()}; {elapsed_s / 60:.1f} minutes.",
         "",
         "```",
@@ -69,19 +76,19 @@ def write_results(table: str, command: str, elapsed_s: float) -> None:
         "```",
         "",
         table,
-        END,
+        end,
     ])  # fmt: skip
     text = RESULTS.read_text()
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
+    if begin in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
     else:
-        text = text.rstrip() + "\n\n## CPU benchmarks\n\n" + section + "\n"
+        text = text.rstrip() + f"\n\n## CPU benchmarks {', '.join(letters)}\n\n" + section + "\n"
     RESULTS.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="a,b,c,d,e,f", help="comma-separated letters of the benchmarks to run")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g,h,i", help="comma-separated letters of the benchmarks to run")
     parser.add_argument("--quick", action="store_true", help="fewer requests, jobs and repeats (a smoke run)")
     parser.add_argument("--write-results", action="store_true", help=f"write the table into {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
@@ -106,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render(rows))
     if args.write_results:
         command = "python benchmarks/run.py" + "".join(f" {arg}" for arg in (argv if argv is not None else sys.argv[1:]))
-        write_results(render(rows, markdown=True), command, elapsed)
+        write_results(render(rows, markdown=True), command, elapsed, "".join(sorted(chosen)))
         print(f"written to {RESULTS}")
     return 1 if any(row.bench and row.case.startswith("FAILED") for row in rows) else 0
 

@@ -3,6 +3,7 @@ ServerError carrying the server's message and the field it names."""
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import queue
 import threading
@@ -62,7 +63,8 @@ class Frontend:
         if not path.is_file():
             raise ServerError(0, f"--image {image}: no such file", "input_reference")
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        form = {key: (None, str(value)) for key, value in fields.items()}
+        # Lists and objects (lora, nvext) travel as JSON text, which the frontend reads back.
+        form = {key: (None, json.dumps(value) if isinstance(value, (list, dict)) else str(value)) for key, value in fields.items()}
         with path.open("rb") as handle:
             return self._json("POST", "/v1/videos", files=form | {"input_reference": (path.name, handle, content_type)})
 

@@ -63,6 +63,20 @@ def _given(**fields: object) -> dict:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _adapters(values: list[str] | None) -> list[dict] | None:
+    """NAME or NAME:SCALE, as the request's lora list."""
+    if not values:
+        return None
+    adapters = []
+    for value in values:
+        name, _, scale = value.partition(":")
+        try:
+            adapters.append({"name": name} | ({"scale": float(scale)} if scale else {}))
+        except ValueError:
+            raise _fail(f"--lora {value}: the scale after ':' must be a number") from None
+    return adapters
+
+
 @app.command()
 def generate(
     prompt: str,
@@ -74,6 +88,10 @@ def generate(
     steps: Annotated[int | None, typer.Option(help="denoising steps")] = None,
     seed: Annotated[int | None, typer.Option(help="seed, for a video made again the same")] = None,
     negative_prompt: Annotated[str | None, typer.Option(help="what the video should not show")] = None,
+    lora: Annotated[
+        list[str] | None, typer.Option(help="a LoRA adapter the model offers, NAME or NAME:SCALE (repeatable; `models` lists them)")
+    ] = None,
+    exact: Annotated[bool, typer.Option(help="run without the worker's step cache (exact frames)")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="where the MP4 goes (default: <job id>.mp4)")] = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = None,
@@ -81,7 +99,7 @@ def generate(
     """Make a video, with live progress; Ctrl-C cancels it on the server."""
     fields = _given(
         prompt=prompt, model=model, size=size, num_frames=frames, seconds=seconds, num_inference_steps=steps, seed=seed,
-        negative_prompt=negative_prompt,
+        negative_prompt=negative_prompt, lora=_adapters(lora), nvext={"cache": False} if exact else None,
     )  # fmt: skip
     console = _out()
     with _frontend(url, api_key) as frontend:
@@ -139,14 +157,19 @@ def image(
 
 @app.command()
 def models(url: Url = DEFAULT_URL, api_key: ApiKey = None) -> None:
-    """The models served, with their tasks, default size and live workers."""
+    """The models served, with their tasks, default size, live workers, adapters and step cache."""
     with _frontend(url, api_key) as frontend:
         served = frontend.models()
-    table = Table("tasks", "default size", "workers", "support")
+    table = Table("tasks", "default size", "workers", "support", "adapters", "step cache")
     table.columns.insert(0, Column("model", no_wrap=True))
     for model in served:
         defaults = model.get("defaults") or {}
-        table.add_row(model["id"], ",".join(model.get("tasks") or []), str(defaults.get("size", "")), str(model.get("workers", "")), str(model.get("support", "")))
+        adapters = ",".join(adapter["name"] for adapter in model.get("adapters") or [])
+        cache = (model.get("step_cache") or {}).get("mode", "none")
+        table.add_row(
+            model["id"], ",".join(model.get("tasks") or []), str(defaults.get("size", "")), str(model.get("workers", "")),
+            str(model.get("support", "")), adapters, cache,
+        )  # fmt: skip
     _out().print(table)
 
 

@@ -101,6 +101,7 @@ class VideoRequestHandler:
         hold: StageHold | None = None,
         inputs: InputImages | None = None,
         adapters: AdapterSet | None = None,
+        on_adapters_loaded=None,
     ):
         # A base64 answer travels in one request-plane message; larger videos go by reference.
         self.max_inline_bytes = max_inline_bytes
@@ -118,6 +119,8 @@ class VideoRequestHandler:
         self.hold = hold or StageHold(None)
         self.inputs = inputs or InputImages((Path.cwd() / "inputs").as_uri())
         self.adapters = adapters or AdapterSet.none()
+        # Called (awaited) with the loaded adapters after each generation: the worker publishes them.
+        self.on_adapters_loaded = on_adapters_loaded
         # Held while adapters are loaded and applied and the backend generates: no request ever
         # runs with another's adapters.
         self._generator_lock = threading.Lock()
@@ -359,6 +362,8 @@ class VideoRequestHandler:
             self.metrics.count_block_evaluations(generated.block_evaluations)
         if self.adapters:
             resolved = resolved | {"adapters_loaded": self.adapters.loaded}
+            if self.on_adapters_loaded is not None:
+                await self.on_adapters_loaded(self.adapters.loaded)
         report(Stage.ENCODING, None, None)
         await self._hold_async(request_id, Stage.ENCODING, run)
         if self._task(parsed) == "image":

@@ -394,12 +394,14 @@ def build_tiny_lora(model_dir: str | Path, output_dir: str | Path, seed: int = 0
     """Write a random LoRA for the transformer of the tiny model in `model_dir` (diffusers'
     format, one safetensors file in output_dir), deterministic from `seed`. Both factors are
     random (a trained adapter's B is not zero), so at scale 1 the frames change."""
+    import diffusers
     import torch
-    from diffusers import DiffusionPipeline
     from peft import LoraConfig
 
-    pipeline = DiffusionPipeline.from_pretrained(str(model_dir))
-    transformer = pipeline.transformer
+    # Only the transformer is read (a full-size model's text encoder would cost minutes).
+    index = json.loads((Path(model_dir) / "model_index.json").read_text())
+    pipeline_class = getattr(diffusers, index["_class_name"])
+    transformer = getattr(diffusers, index["transformer"][1]).from_pretrained(str(model_dir), subfolder="transformer")
     generator = torch.Generator("cpu").manual_seed(seed)
     layers: dict[str, torch.Tensor] = {}
     for name, module in transformer.named_modules():
@@ -414,7 +416,7 @@ def build_tiny_lora(model_dir: str | Path, output_dir: str | Path, seed: int = 0
     config["target_modules"] = targets
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    type(pipeline).save_lora_weights(output, transformer_lora_layers=layers, transformer_lora_adapter_metadata=config)
+    pipeline_class.save_lora_weights(output, transformer_lora_layers=layers, transformer_lora_adapter_metadata=config)
     log.info("tiny LoRA for %s written to %s", model_dir, output)
     return output
 

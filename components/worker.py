@@ -129,7 +129,7 @@ async def serve(args: argparse.Namespace) -> None:
     # Heavy imports (torch) stay out of `--help`.
     from dynamo.llm import unregister_model
 
-    from framecast.components.loading import LoadingAnnouncer
+    from framecast.components.loading import AdapterAnnouncer, LoadingAnnouncer
 
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -147,6 +147,13 @@ async def serve(args: argparse.Namespace) -> None:
     if registered is None:
         return
     handler, runtime, endpoint, serving, backend = registered
+    adapter_notice = None
+    if handler.adapters:
+        adapter_notice = AdapterAnnouncer(
+            args.discovery, args.namespace, f"{endpoint.connection_id():x}", os.environ.get("ETCD_ENDPOINTS"), os.environ.get("DYN_FILE_KV")
+        )  # fmt: skip
+        await adapter_notice.start()
+        handler.on_adapters_loaded = adapter_notice.publish
     await stopping.wait()
     handler.start_draining()
     runtime.set_health_status(False)
@@ -157,6 +164,8 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.wait_for(handler.wait_idle(), timeout=args.drain_timeout)
     except asyncio.TimeoutError:
         log.warning("drain timeout: %d request(s) still running are abandoned", handler.in_flight)
+    if adapter_notice is not None:
+        await adapter_notice.finish()
     runtime.shutdown()
     try:
         await asyncio.wait_for(serving, timeout=5)

@@ -20,7 +20,7 @@ from framecast.frontend.errors import install_error_handlers
 from framecast.frontend.images import router as images_router
 from framecast.frontend.inputs import InputStore
 from framecast.frontend.jobs.manager import JobManager
-from framecast.frontend.loading import LoadingBoard
+from framecast.frontend.loading import AdapterBoard, LoadingBoard
 from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.metrics import FrontendMetrics
 from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware
@@ -80,7 +80,8 @@ def create_app(settings: FrontendSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime = DistributedRuntime(asyncio.get_running_loop(), settings.discovery, "tcp")
-        directory = WorkerDirectory(runtime, settings.namespace)
+        adapter_board = AdapterBoard(settings.discovery, settings.namespace, settings.etcd_endpoints, os.environ.get("DYN_FILE_KV"))
+        directory = WorkerDirectory(runtime, settings.namespace, adapter_board)
         await directory.start()
         store = make_job_store(settings)
         await store.start()
@@ -108,6 +109,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
             await jobs.close()
             await store.close()
             await app.state.loading.close()
+            await adapter_board.close()
             directory.close()
             runtime.shutdown()
 
@@ -161,9 +163,10 @@ def create_app(settings: FrontendSettings) -> FastAPI:
 
     @app.get("/v1/runtime")
     async def runtime_profile(request: Request) -> dict:
-        """Each live worker: its model, backend, hardware and effective load policy; and each
-        worker still loading its model, with its stage."""
-        models = request.app.state.directory.models()
+        """Each live worker: its model, backend, hardware, effective load policy and the adapters
+        it holds loaded (as this frontend knows); and each worker still loading its model."""
+        directory = request.app.state.directory
+        models = directory.models()
         serving = [
             {
                 "instance": f"{instance.instance_id:x}",
@@ -171,6 +174,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
                 "model": name,
                 "backend": instance.backend,
                 **instance.card.model_dump(include={"support", "hardware", "load_policy"}),
+                "adapters_loaded": sorted(directory.adapters_loaded(instance.instance_id)),
             }
             for name, model in sorted(models.items())
             for instance in model.instances

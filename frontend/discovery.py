@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,8 +87,10 @@ def _parse_card(instance_id: int, card_json: str) -> WorkerInstance | None:
 class WorkerDirectory:
     """Live view of the video workers of one namespace, and requests to them."""
 
-    def __init__(self, runtime: DistributedRuntime, namespace: str):
+    def __init__(self, runtime: DistributedRuntime, namespace: str, adapter_board=None):
+        """`adapter_board`: where workers publish the adapters they hold (frontend/loading.py)."""
         self._runtime = runtime
+        self._adapter_board = adapter_board
         self._endpoint = runtime.endpoint(generate_endpoint_path(namespace))
         self._client = None
         self._cards: FpmEventSubscriber | None = None
@@ -99,8 +102,10 @@ class WorkerDirectory:
         # Instances shown lost: out of every list here until a probe gets an answer from them.
         self.quarantine = Quarantine()
         self._prober: asyncio.Task | None = None
-        # The LoRA adapters each worker said it holds loaded, in its latest answer to this frontend.
-        self._adapters_loaded: dict[int, frozenset[str]] = {}
+        # The LoRA adapters each worker holds loaded, and when that was said: in its latest
+        # answer to this frontend, or in its notice (which all frontends read).
+        self._adapters_loaded: dict[int, tuple[frozenset[str], float]] = {}
+        self._adapter_reader: asyncio.Task | None = None
 
     async def start(self) -> None:
         self._client = await self._endpoint.client()
@@ -109,10 +114,13 @@ class WorkerDirectory:
         self._cards = FpmEventSubscriber(self._endpoint)
         self._cards.start_tracking()
         self._prober = asyncio.ensure_future(self._probe_lost_workers())
+        if self._adapter_board is not None:
+            self._adapter_reader = asyncio.ensure_future(self._read_adapter_notices())
 
     def close(self) -> None:
-        if self._prober is not None:
-            self._prober.cancel()
+        for task in (self._prober, self._adapter_reader):
+            if task is not None:
+                task.cancel()
         if self._cards is not None:
             self._cards.shutdown()
 
@@ -184,13 +192,24 @@ class WorkerDirectory:
 
     # -- adapters -----------------------------------------------------------------------------
 
-    def note_adapters(self, instance_id: int, loaded: list[str] | None) -> None:
-        """What a worker's answer said it holds loaded (None: it did not say)."""
-        if loaded is not None:
-            self._adapters_loaded[instance_id] = frozenset(loaded)
+    def note_adapters(self, instance_id: int, loaded: list[str] | None, said_at: float | None = None) -> None:
+        """What a worker said it holds loaded (None: it did not say); the later word wins."""
+        if loaded is None:
+            return
+        said_at = time.time() if said_at is None else said_at
+        if said_at >= self._adapters_loaded.get(instance_id, (frozenset(), 0.0))[1]:
+            self._adapters_loaded[instance_id] = (frozenset(loaded), said_at)
 
     def adapters_loaded(self, instance_id: int) -> frozenset[str]:
-        return self._adapters_loaded.get(instance_id, frozenset())
+        return self._adapters_loaded.get(instance_id, (frozenset(), 0.0))[0]
+
+    async def _read_adapter_notices(self, interval_s: float = 1.0) -> None:
+        """What workers published (each after a change), so a job goes where its adapter is even
+        when another frontend sent the job that loaded it."""
+        while True:
+            for instance_id, (loaded, said_at) in (await self._adapter_board.loaded()).items():
+                self.note_adapters(instance_id, sorted(loaded), said_at)
+            await asyncio.sleep(interval_s)
 
     def served_model(self, model: str | None) -> ServedModel:
         """The model a request names (None: the only one served), with its live instances;

@@ -1,6 +1,7 @@
-"""Workers still loading their model, read from the discovery backend's key-value store where
-each keeps a notice (components/loading.py writes them; protocol/loading.py says where): etcd
-keys under a lease, or files under the file backend's folder, stale ones skipped."""
+"""What workers say of themselves in the discovery backend's key-value store (components/
+loading.py writes the notices; protocol/loading.py says where): etcd keys under a lease, or
+files under the file backend's folder, stale ones skipped. The loading board lists workers
+still loading their model; the adapter board, the LoRA adapters each serving worker holds."""
 
 from __future__ import annotations
 
@@ -9,58 +10,57 @@ import logging
 import time
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from framecast.protocol.loading import LOADING_TTL_S, LoadingNotice, etcd_loading_prefix, file_loading_dir
+from framecast.protocol.loading import ADAPTER_NOTICES, LOADING_NOTICES, LOADING_TTL_S, AdapterNotice, LoadingNotice, NoticePlace
 from framecast.protocol.routing import etcd_host_port
 
 log = logging.getLogger(__name__)
 
 
-def _parse(raw: bytes | str) -> LoadingNotice | None:
-    try:
-        return LoadingNotice.model_validate_json(raw)
-    except ValidationError:
-        return None
+class _NoticeBoard:
+    """Notices of one kind, read fresh on each call; none where the backend keeps none."""
 
+    kind: type[BaseModel]
+    place: NoticePlace
 
-class LoadingBoard:
     def __init__(self, discovery: str, namespace: str, etcd_endpoints: str | None, file_kv_dir: str | None):
         self.discovery, self.namespace = discovery, namespace
         self.etcd_endpoints, self.file_kv_dir = etcd_endpoints, file_kv_dir
         self._client = None
 
-    async def notices(self) -> list[LoadingNotice]:
-        """The workers loading now, oldest first; none where the backend keeps no notices."""
+    async def _read(self) -> list:
         try:
             if self.discovery == "etcd":
-                found = await self._from_etcd()
-            elif self.discovery == "file" and self.file_kv_dir:
-                found = await asyncio.to_thread(self._from_files, file_loading_dir(self.file_kv_dir, self.namespace))
-            else:
-                found = []
-        except Exception as error:  # the list is for people: an unreachable store shows none
-            log.warning("could not read loading notices: %s", error)
-            found = []
-        return sorted(found, key=lambda notice: notice.started_at)
+                return await self._from_etcd()
+            if self.discovery == "file" and self.file_kv_dir:
+                return await asyncio.to_thread(self._from_files, self.place.folder(self.file_kv_dir, self.namespace))
+        except Exception as error:  # notices inform: an unreachable store shows none
+            log.warning("could not read %s notices: %s", self.kind.__name__, error)
+        return []
 
-    async def _from_etcd(self) -> list[LoadingNotice]:
+    def _parse(self, raw: bytes | str):
+        try:
+            return self.kind.model_validate_json(raw)
+        except ValidationError:
+            return None
+
+    async def _from_etcd(self) -> list:
         import aetcd
 
         if self._client is None:
             host, port = etcd_host_port(self.etcd_endpoints or "http://127.0.0.1:2379")
             self._client = aetcd.Client(host=host, port=port)
             await self._client.connect()
-        items = await self._client.get_prefix(etcd_loading_prefix(self.namespace).encode())
-        return [notice for item in items if (notice := _parse(item.value)) is not None]
+        items = await self._client.get_prefix(self.place.etcd_prefix(self.namespace).encode())
+        return [notice for item in items if (notice := self._parse(item.value)) is not None]
 
-    @staticmethod
-    def _from_files(folder: Path) -> list[LoadingNotice]:
+    def _from_files(self, folder: Path) -> list:
         fresh_after = time.time() - LOADING_TTL_S
         found = []
         for path in folder.glob("*.json"):
             try:
-                notice = _parse(path.read_text())
+                notice = self._parse(path.read_text())
             except OSError:  # removed as it was read
                 continue
             if notice is not None and notice.updated_at >= fresh_after:
@@ -70,3 +70,25 @@ class LoadingBoard:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()
+
+
+class LoadingBoard(_NoticeBoard):
+    kind, place = LoadingNotice, LOADING_NOTICES
+
+    async def notices(self) -> list[LoadingNotice]:
+        """The workers loading now, oldest first."""
+        return sorted(await self._read(), key=lambda notice: notice.started_at)
+
+
+class AdapterBoard(_NoticeBoard):
+    kind, place = AdapterNotice, ADAPTER_NOTICES
+
+    async def loaded(self) -> dict[int, tuple[frozenset[str], float]]:
+        """Instance id -> (the adapters it holds loaded, when it said so)."""
+        found = {}
+        for notice in await self._read():
+            try:
+                found[int(notice.instance_id, 16)] = (frozenset(notice.loaded), notice.updated_at)
+            except ValueError:
+                continue
+        return found

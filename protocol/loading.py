@@ -1,9 +1,11 @@
-"""What a worker says while it loads its model, before it can serve: a notice in the discovery
-backend's key-value store that frontends read. The notice lives only while the worker keeps it
-fresh (an etcd lease, or a file's `updated_at`), so a worker that dies stops appearing."""
+"""What a worker says of itself in the discovery backend's key-value store, for frontends to
+read: while it loads its model, a loading notice; once it serves, the LoRA adapters it holds
+loaded. A notice lives only while the worker keeps it fresh (an etcd lease, or a file's
+`updated_at`), so a worker that dies stops appearing."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -26,10 +28,27 @@ class LoadingNotice(BaseModel):
     pid: int
 
 
-def etcd_loading_prefix(namespace: str) -> str:
-    return f"/framecast/{namespace}/loading/"
+@dataclass(frozen=True)
+class NoticePlace:
+    """Where the notices of one kind live: etcd keys under a prefix, or files in a folder
+    beside the file discovery backend's own entries."""
+
+    kind: str
+
+    def etcd_prefix(self, namespace: str) -> str:
+        return f"/framecast/{namespace}/{self.kind}/"
+
+    def folder(self, file_kv_dir: str | Path, namespace: str) -> Path:
+        return Path(file_kv_dir) / "framecast" / namespace / self.kind
 
 
-def file_loading_dir(file_kv_dir: str | Path, namespace: str) -> Path:
-    """Where file discovery keeps the notices: beside the runtime's own entries."""
-    return Path(file_kv_dir) / "framecast" / namespace / "loading"
+LOADING_NOTICES = NoticePlace("loading")
+ADAPTER_NOTICES = NoticePlace("adapters")
+
+
+class AdapterNotice(BaseModel):
+    """The LoRA adapters one serving worker holds loaded (frontends route adapter jobs by it)."""
+
+    instance_id: str  # the worker's Dynamo instance id, hex
+    loaded: list[str]
+    updated_at: float

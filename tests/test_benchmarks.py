@@ -63,6 +63,22 @@ def test_the_cpu_benchmark_command_prints_every_row(tmp_path):
     table = result.stdout.split("\n\n")[-1]
     assert "FAILED" not in table
     rows = [line.split()[0] for line in table.splitlines()[1:] if line.strip()]
-    assert {"a", "b", "c", "d", "e", "f"} <= set(rows)
-    for case in ("framecast / dynamo", "simulated GPU busy", "framecast / ffmpeg", "worker(s)", "via /content", "queued jobs"):
+    assert {"a", "b", "c", "d", "e", "f", "g", "h", "i"} <= set(rows)
+    for case in ("framecast / dynamo", "simulated GPU busy", "framecast / ffmpeg", "worker(s)", "via /content", "queued jobs",
+                 "cache taylorseer", "switch a <-> b", "adapter-aware routing", "round-robin"):  # fmt: skip
         assert case in table, case
+
+
+def test_a_tiny_run_times_a_step_cache_and_an_adapter(tmp_path):
+    out = tmp_path / "results.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_wan.py"), "--scale", "tiny", "--device", "cpu", "--dtype", "float32",
+         "--size", "64x48", "--frames", "9", "--steps", "6", "--model-dir", str(tmp_path / "model"), "--json", str(out),
+         "--cache", "taylorseer", "--cache-interval", "2", "--lora", "random", "--lora-rank", "4"],
+        check=True, capture_output=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    results = json.loads(out.read_text())
+    # Every other step after the first is predicted: half the blocks run.
+    assert results["cache"]["mode"] == "taylorseer" and results["cache_blocks_run"] == 0.5
+    assert results["cache_max_pixel_diff"] > 0 and results["uncached_total_s"] > 0
+    assert results["lora_load_s"] > 0 and results["lora_video_s"] > 0 and "lora_switch_s" in results

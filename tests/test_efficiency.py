@@ -11,9 +11,13 @@ needs a pipeline that runs CFG in one batch, so it runs on the tiny FLUX model."
 from __future__ import annotations
 
 import base64
+import os
 import re
+import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -46,6 +50,7 @@ KEY = "sk-efficiency-tenant"
 HEADERS = {"authorization": f"Bearer {KEY}"}
 STEPS = 8
 NAMESPACE = "fc-efficiency"
+PROMPT = "a fox in the snow"
 
 
 class Stack:
@@ -123,7 +128,7 @@ def stack(tiny_model, tmp_path_factory):
 
 def generate(base_url: str, model: str = MODEL, seed: int = 7, **fields) -> np.ndarray:
     """The frames of a synchronous generation (its MP4 inline)."""
-    body = {"model": model, "prompt": "a fox in the snow", "seed": seed, "num_inference_steps": STEPS, "response_format": "b64_json"}
+    body = {"model": model, "prompt": PROMPT, "seed": seed, "num_inference_steps": STEPS, "response_format": "b64_json"}
     response = httpx.post(f"{base_url}/v1/videos/generations", json=body | fields, headers=HEADERS, timeout=180)
     assert response.status_code == 200, response.text
     video = decode_mp4(base64.b64decode(response.json()["data"][0]["b64_json"]))
@@ -233,6 +238,25 @@ def test_the_second_request_for_an_adapter_goes_to_the_worker_that_loaded_it(sta
     with httpx.Client(headers=HEADERS) as client:
         warm = metric_values(scrape_metrics(f"{url}/metrics", client), "framecast_lora_dispatches_total", model=MODEL, adapters="warm")
     assert sum(warm) >= 1
+    # The other replica sent none of these jobs: it knows where "c" is from the worker's notice.
+    other = stack.frontends[1]
+    holder = wait_until_shown(other, "c")
+    generate(other, lora=[{"name": "c"}], seed=9)
+    assert [adapter_loads(metrics, "c") for metrics in stack.adapter_workers] == first
+    runtime = httpx.get(f"{other}/v1/runtime", headers=HEADERS, timeout=10).json()["data"]
+    assert [entry["instance"] for entry in runtime if "c" in entry.get("adapters_loaded", [])] == [holder]
+
+
+def wait_until_shown(base_url: str, adapter: str, timeout: float = 60) -> str:
+    """The instance a frontend's /v1/runtime shows holding `adapter`, once it shows one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runtime = httpx.get(f"{base_url}/v1/runtime", headers=HEADERS, timeout=10).json()["data"]
+        holders = [entry["instance"] for entry in runtime if adapter in entry.get("adapters_loaded", [])]
+        if holders:
+            return holders[0]
+        time.sleep(0.1)
+    raise AssertionError(f"{base_url} never showed a worker holding {adapter}")
 
 
 def test_a_preset_brings_its_steps_and_the_openai_client_passes_adapters(stack):
@@ -274,3 +298,22 @@ def test_the_compiled_worker_warmed_up_before_it_registered(stack):
     # Written by the worker before it answered.
     after = stack.compiled.log_text()[before:]
     assert "Recompiling" not in after and "recompil" not in after.lower(), after
+
+
+def test_the_command_passes_adapters_and_exact(stack, tmp_path):
+    command = shutil.which("framecast", path=str(Path(sys.executable).parent))
+    env = dict(os.environ, FRAMECAST_URL=stack.frontends[0], FRAMECAST_API_KEY=KEY, COLUMNS="200")
+    made = subprocess.run(
+        [command, "generate", "a fox", "--model", "tiny-taylorseer", "--lora", "nope:0.5", "--exact", "--seed", "7"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    # tiny-taylorseer offers no adapters: the server's refusal names the field.
+    assert made.returncode == 1 and "(field: lora)" in made.stderr, made.stderr
+    made = subprocess.run(
+        [command, "generate", PROMPT, "--model", SOLO, "--lora", "b:0.5", "--steps", str(STEPS), "--seed", "7", "-o", "fox.mp4"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert np.array_equal(decode_mp4((tmp_path / "fox.mp4").read_bytes()).frames, generate(stack.frontends[0], SOLO, lora=[{"name": "b", "scale": 0.5}]))
+    listed = subprocess.run([command, "models"], env=env, capture_output=True, text=True, timeout=60)
+    assert "a,b,c,fast" in listed.stdout and "taylorseer" in listed.stdout, listed.stdout

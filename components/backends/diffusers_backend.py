@@ -154,13 +154,18 @@ class DiffusersBackend:
         }
 
     def _calibration_run(self) -> None:
-        """One generation at the model's defaults, for a step cache that measures the model."""
+        """One generation at the model's defaults, for a step cache that measures the model (a
+        plain grey picture for a model that needs an input image)."""
         d = self.options.spec.defaults
+        extra: dict = {"num_frames": d.num_frames} if self._makes_video else {}
+        if self.options.spec.needs_image:
+            from PIL import Image
+
+            extra["image"] = Image.new("RGB", (d.width, d.height), (128, 128, 128))
         with torch.inference_mode():
             self.pipeline(
                 prompt="calibration", height=d.height, width=d.width, num_inference_steps=d.num_inference_steps,
-                guidance_scale=d.guidance_scale, generator=torch.Generator("cpu").manual_seed(0), output_type="latent",
-                **({"num_frames": d.num_frames} if self._makes_video else {}),
+                guidance_scale=d.guidance_scale, generator=torch.Generator("cpu").manual_seed(0), output_type="latent", **extra,
             )  # fmt: skip
 
     # -- adapters -----------------------------------------------------------------------------

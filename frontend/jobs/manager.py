@@ -55,7 +55,9 @@ class JobManager:
         self.replica_id = uuid.uuid4().hex[:12]
         self.admission = Admission(settings.queue_per_worker)
         self.events = JobEvents()
-        self.scheduler = Scheduler(directory, directory.quarantine, no_worker_timeout_s=settings.no_worker_timeout_s)
+        self.scheduler = Scheduler(
+            directory, directory.quarantine, no_worker_timeout_s=settings.no_worker_timeout_s, adapter_affinity=settings.lora_affinity is not False
+        )
         self.writer = RecordWriter(
             store, self.replica_id, self.events, interval_s=settings.progress_write_interval_s, on_stopped=self._stop_local
         )

@@ -74,6 +74,7 @@ class Scheduler:
         no_worker_timeout_s: float,
         jobs_held_per_worker: int = 3,
         recheck_s: float = 0.25,
+        adapter_affinity: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._workers = workers
@@ -85,6 +86,7 @@ class Scheduler:
         # New workers appear without a signal, so a waiting model looks again this often.
         self._recheck_s = recheck_s
         self._clock = clock
+        self._adapter_affinity = adapter_affinity
         self._queues: dict[str, collections.deque[str]] = {}
         self._model_of: dict[str, str] = {}
         self._enqueued_at: dict[str, float] = {}
@@ -139,16 +141,17 @@ class Scheduler:
         return not self._generating[instance_id] and self._held[instance_id] < self._jobs_held_per_worker
 
     def _for_adapters(self, adapters: tuple[str, ...], live: list[WorkerInstance], idle: list[WorkerInstance]):
-        """The idle workers a job naming `adapters` may go to, and whether they hold them loaded:
-        those holding them all, else those offering them. A job no live worker offers them goes
-        anywhere, to be refused there with the reason."""
+        """The idle workers a job naming `adapters` may go to, and the ids of those holding them
+        loaded: those holding them all (with affinity on), else those offering them. A job no
+        live worker offers them goes anywhere, to be refused there with the reason."""
         if not adapters:
             return idle, None
         if not any(instance.offers(adapters) for instance in live):
-            return idle, False
+            return idle, set()
         offering = [instance for instance in idle if instance.offers(adapters)]
         warm = [instance for instance in offering if set(adapters) <= self._workers.adapters_loaded(instance.instance_id)]
-        return (warm, True) if warm else (offering, False)
+        warm_ids = {instance.instance_id for instance in warm}
+        return (warm if warm and self._adapter_affinity else offering), warm_ids
 
     def _next_turn(self, model: str, idle: list[WorkerInstance]) -> WorkerInstance:
         """Round-robin: the first idle worker after the one this model was last sent to."""
@@ -176,9 +179,10 @@ class Scheduler:
                 return NoWorker(model, job_ids)
             idle = [instance for instance in live if self._is_free(instance)]
             # Looked at again after every wait: the job that was waiting may have been removed.
-            candidates, warm = self._for_adapters(self._adapters_of.get(queue[0], ()), live, idle) if queue else ([], None)
+            candidates, warm_ids = self._for_adapters(self._adapters_of.get(queue[0], ()), live, idle) if queue else ([], None)
             if candidates:
                 instance = self._next_turn(model, candidates)
+                warm = None if warm_ids is None else instance.instance_id in warm_ids
                 job_id = self._take(model)
                 self._adapters_of.pop(job_id, None)
                 self._generating[instance.instance_id] += 1

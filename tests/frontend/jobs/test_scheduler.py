@@ -233,3 +233,12 @@ async def test_a_job_goes_only_to_workers_offering_its_adapter_and_waits_for_one
     first.slot.release()
     third = await asyncio.wait_for(waiting, 2)
     assert (third.job_id, third.slot.instance.instance_id) == ("with-b-again", 2)
+
+
+async def test_without_affinity_adapter_jobs_go_round_robin():
+    workers = ListedWorkers(1, 2, offered={1: ["a"], 2: ["a"]})
+    workers.loaded = {2: frozenset({"a"})}
+    chooser = scheduler(workers, adapter_affinity=False)
+    chooser.enqueue(MODEL, "job", adapters=("a",))
+    dispatch = await next_within(chooser)
+    assert (dispatch.slot.instance.instance_id, dispatch.adapters_warm) == (1, False)
