@@ -130,7 +130,8 @@ def affinity(workdir: Path, jobs: int = 60, service_s: float = 0.1, load_s: floa
     """3 adapters over 2 workers that each hold 2: a random mix of adapter jobs, queued at once,
     with adapter-aware routing and with plain round-robin."""
     rows = []
-    sequence = [random.Random(7).choice("abc") for _ in range(jobs)]
+    draw = random.Random(7)
+    sequence = [draw.choice("abc") for _ in range(jobs)]
     results = {}
     for mode in ("on", "off"):
         stack = Stack(workdir / f"affinity-{mode}", f"bench-affinity-{mode}")

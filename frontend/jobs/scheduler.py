@@ -1,14 +1,16 @@
 """Which job goes to which worker, and when: one queue per model, a round-robin turn among the
 model's idle workers, quarantined workers skipped, and a queue that fails when its model has had
 no live worker for too long. A job naming LoRA adapters goes to an idle worker that already
-holds them loaded where there is one, else to any idle worker offering them. Pure logic over a
-view of the live workers: no store, no request."""
+holds them loaded where there is one, else to any idle worker offering them; when none holds
+them, a job a little further back that an idle worker can run without loading may go first.
+Pure logic over a view of the live workers: no store, no request."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import contextlib
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +18,12 @@ from typing import Protocol
 
 from framecast.frontend.discovery import ServedModel, WorkerInstance
 from framecast.frontend.quarantine import Quarantine
+
+
+# A job naming adapters that no idle worker holds may let one of the next jobs that an idle
+# worker can run without loading go first: so many jobs are looked at, so many times at most.
+ADAPTER_LOOKAHEAD = 16
+MAX_PASSED_OVER = 4
 
 
 class LiveWorkers(Protocol):
@@ -94,6 +102,8 @@ class Scheduler:
         self._held: collections.Counter[int] = collections.Counter()
         self._last_turn: dict[str, int] = {}
         self._adapters_of: dict[str, tuple[str, ...]] = {}
+        # Times a queued job was passed over for a later one whose adapters a worker held.
+        self._passed_over: collections.Counter[str] = collections.Counter()
         self._changed = asyncio.Event()
 
     # -- queues -------------------------------------------------------------------------------
@@ -114,6 +124,7 @@ class Scheduler:
         model = self._model_of.pop(job_id, None)
         self._enqueued_at.pop(job_id, None)
         self._adapters_of.pop(job_id, None)
+        self._passed_over.pop(job_id, None)
         if model is None:
             return False
         self._queues[model].remove(job_id)
@@ -153,6 +164,28 @@ class Scheduler:
         warm_ids = {instance.instance_id for instance in warm}
         return (warm if warm and self._adapter_affinity else offering), warm_ids
 
+    def _pick(self, model: str, queue, live: list[WorkerInstance], idle: list[WorkerInstance]):
+        """The next (job, worker, warm) or None: the first queued job on its worker. Where that
+        worker would load the job's adapters, a job a little further back whose adapters an
+        idle worker holds goes first instead; the first job is passed over at most
+        MAX_PASSED_OVER times, so it waits a few jobs at most."""
+        head = queue[0]
+        candidates, warm_ids = self._for_adapters(self._adapters_of.get(head, ()), live, idle)
+        if not candidates:
+            return None
+        if warm_ids is not None and not warm_ids and self._adapter_affinity and self._passed_over[head] < MAX_PASSED_OVER:
+            for job_id in itertools.islice(queue, 1, ADAPTER_LOOKAHEAD):
+                adapters = self._adapters_of.get(job_id)
+                holders = [
+                    instance for instance in idle
+                    if adapters and instance.offers(adapters) and set(adapters) <= self._workers.adapters_loaded(instance.instance_id)
+                ]  # fmt: skip
+                if holders:
+                    self._passed_over[head] += 1
+                    return job_id, holders[0], True
+        instance = self._next_turn(model, candidates)
+        return head, instance, None if warm_ids is None else instance.instance_id in warm_ids
+
     def _next_turn(self, model: str, idle: list[WorkerInstance]) -> WorkerInstance:
         """Round-robin: the first idle worker after the one this model was last sent to."""
         ordered = sorted(idle, key=lambda instance: instance.instance_id)
@@ -176,15 +209,17 @@ class Scheduler:
                 for job_id in job_ids:
                     self._enqueued_at.pop(job_id, None)
                     self._adapters_of.pop(job_id, None)
+                    self._passed_over.pop(job_id, None)
                 return NoWorker(model, job_ids)
             idle = [instance for instance in live if self._is_free(instance)]
             # Looked at again after every wait: the job that was waiting may have been removed.
-            candidates, warm_ids = self._for_adapters(self._adapters_of.get(queue[0], ()), live, idle) if queue else ([], None)
-            if candidates:
-                instance = self._next_turn(model, candidates)
-                warm = None if warm_ids is None else instance.instance_id in warm_ids
-                job_id = self._take(model)
+            picked = self._pick(model, queue, live, idle) if queue else None
+            if picked is not None:
+                job_id, instance, warm = picked
+                queue.remove(job_id)
+                self._model_of.pop(job_id, None)
                 self._adapters_of.pop(job_id, None)
+                self._passed_over.pop(job_id, None)
                 self._generating[instance.instance_id] += 1
                 self._held[instance.instance_id] += 1
                 waited = now - self._enqueued_at.pop(job_id, now)

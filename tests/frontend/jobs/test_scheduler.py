@@ -242,3 +242,19 @@ async def test_without_affinity_adapter_jobs_go_round_robin():
     chooser.enqueue(MODEL, "job", adapters=("a",))
     dispatch = await next_within(chooser)
     assert (dispatch.slot.instance.instance_id, dispatch.adapters_warm) == (1, False)
+
+
+async def test_a_later_job_whose_adapter_a_free_worker_holds_goes_first_a_few_times_at_most():
+    workers = ListedWorkers(1, offered={1: ["a", "b"]})
+    workers.loaded = {1: frozenset({"b"})}
+    chooser = scheduler(workers)
+    chooser.enqueue(MODEL, "needs-a", adapters=("a",))
+    for job in range(6):
+        chooser.enqueue(MODEL, f"b-{job}", adapters=("b",))
+    order = []
+    for _ in range(7):
+        dispatch = await next_within(chooser)
+        order.append((dispatch.job_id, dispatch.adapters_warm))
+        dispatch.slot.release()
+    # Passed over four times (MAX_PASSED_OVER), then it goes, cold.
+    assert order[:5] == [("b-0", True), ("b-1", True), ("b-2", True), ("b-3", True), ("needs-a", False)]
