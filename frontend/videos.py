@@ -152,7 +152,9 @@ async def delete_video(video_id: str, request: Request) -> VideoDeleted:
     return await _service(request).delete(video_id, caller_of(request))
 
 
-@router.api_route("/v1/videos/{video_id}/content", methods=["GET", "HEAD"])
+# A route per method: OpenAPI gives each method an operation id of its own.
+@router.head("/v1/videos/{video_id}/content", operation_id="head_video_content")
+@router.get("/v1/videos/{video_id}/content", operation_id="download_video_content")
 async def download_video(
     video_id: str, request: Request, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
 ) -> Response:

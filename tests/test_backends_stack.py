@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from framecast.components.registry import lookup
-from framecast.testing.stack import Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_for_workers
+from framecast.testing.stack import LOSSLESS_VIDEO, Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_for_workers
 
 SGLANG_MODEL = "tiny-sglang"
 LIMITS_MODEL = "wan2.1-1.3b-limits"
@@ -139,7 +139,7 @@ def sglang_i2v(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "framecast.components.tiny_model", str(model), "--kind", "i2v"], check=True, capture_output=True)
     discovery = Discovery("file", stack_env("file", None, root / "kv"))
     inputs = ("--input-store", (root / "inputs").as_uri())
-    worker = start_worker(discovery, model, "fc-sglang-i2v", (root / "out").as_uri(), root, "worker", "--backend", "sglang", *inputs)
+    worker = start_worker(discovery, model, "fc-sglang-i2v", (root / "out").as_uri(), root, "worker", "--backend", "sglang", *inputs, *LOSSLESS_VIDEO)
     frontend, base_url = start_frontend(discovery, "fc-sglang-i2v", root, "frontend", *inputs)
     try:
         wait_for_workers(base_url, model.name, 1, timeout=300, processes=[worker, frontend])

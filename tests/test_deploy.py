@@ -86,10 +86,20 @@ def test_the_worker_requests_as_many_gpus_as_its_parallel_degree(overlay, gpus, 
         assert int(worker["resources"].get(section, {}).get("nvidia.com/gpu", 0)) == gpus, section
 
 
-def frontend_routes() -> set[str]:
+def frontend_openapi() -> dict:
     from framecast.frontend.app import FrontendSettings, create_app
 
-    return set(create_app(FrontendSettings()).openapi()["paths"])
+    return create_app(FrontendSettings()).openapi()
+
+
+def frontend_routes() -> set[str]:
+    return set(frontend_openapi()["paths"])
+
+
+def test_every_operation_has_its_own_id():
+    # Client generators name a method after its operation id: a shared one loses a method.
+    ids = [operation["operationId"] for path in frontend_openapi()["paths"].values() for operation in path.values()]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

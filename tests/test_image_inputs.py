@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 
 from framecast.testing.stack import (
+    LOSSLESS_VIDEO,
     Discovery,
     EtcdServer,
     StageHold,
@@ -134,7 +135,7 @@ def stack(tiny_model, tmp_path_factory):
             path = tiny_model if kind == "t2v" else _build(kind, root / "models" / model)
             namespace = f"fc-{kind}"
             extra = hold.args() if kind == "i2v" else ()
-            processes.append(start_worker(discovery, path, namespace, (root / "out").as_uri(), root, f"worker-{kind}", *shared, *extra))
+            processes.append(start_worker(discovery, path, namespace, (root / "out").as_uri(), root, f"worker-{kind}", *shared, *LOSSLESS_VIDEO, *extra))
             frontend, base_urls[model] = start_frontend(
                 discovery, namespace, root, f"frontend-{kind}", *shared, "--fetch-allow", "127.0.0.2/32"
             )

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from framecast.testing.stack import StageHold, decode_mp4, served_workers, start_frontend, start_worker, wait_for_workers
+from framecast.testing.stack import LOSSLESS_VIDEO, StageHold, decode_mp4, served_workers, start_frontend, start_worker, wait_for_workers
 
 MODEL = "tiny-random-t2v"
 
@@ -34,7 +34,7 @@ def stack(discovery, tiny_model, tmp_path_factory):
     output_dir = log_dir / "outputs"
     frontend, base_url = start_frontend(discovery, "fc-main", log_dir, "frontend")
     workers = [
-        start_worker(discovery, tiny_model, "fc-main", output_dir.as_uri(), log_dir, f"worker-{index}")
+        start_worker(discovery, tiny_model, "fc-main", output_dir.as_uri(), log_dir, f"worker-{index}", *LOSSLESS_VIDEO)
         for index in range(2)
     ]
     try:
