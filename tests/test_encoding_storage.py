@@ -32,6 +32,17 @@ def test_preset_changes_the_encoding():
     assert encode_mp4(frames, 8, EncoderSettings(preset="ultrafast")) != encode_mp4(frames, 8, EncoderSettings(preset="slow"))
 
 
+def test_crf_zero_decodes_to_exactly_the_frames_given():
+    # Tests that compare the videos of separate requests rely on this (LOSSLESS_VIDEO).
+    import av
+
+    frames = np.random.default_rng(3).integers(0, 256, (9, 64, 64, 3), dtype=np.uint8)
+    as_yuv420p = [av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p") for frame in frames]
+    expected = np.stack([frame.to_ndarray(format="rgb24") for frame in as_yuv420p])
+    assert np.array_equal(decode_mp4(encode_mp4(frames, 8, EncoderSettings(crf=0))).frames, expected)
+    assert not np.array_equal(decode_mp4(encode_mp4(frames, 8)).frames, expected)
+
+
 @pytest.mark.parametrize("shape", [(9, 64, 64), (9, 63, 64, 3), (9, 64, 64, 4)])
 def test_frames_of_the_wrong_shape_are_refused(shape):
     with pytest.raises(ValueError):
