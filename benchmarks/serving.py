@@ -23,7 +23,7 @@ async def _direct(stack: Stack, concurrency: int, requests: int):
 
     os.environ.update({key: value for key, value in stack.discovery.env.items() if key.startswith("DYN_")})
     runtime = DistributedRuntime(asyncio.get_running_loop(), "file", "tcp")
-    client = await runtime.endpoint(generate_endpoint_path(stack.namespace)).client()
+    client = await runtime.endpoint(generate_endpoint_path(stack.namespace, SYNTHETIC)).client()
     await client.wait_for_instances()
     request = {**CLIP, **KNOBS, "model": SYNTHETIC, "response_format": "url"}
 

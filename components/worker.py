@@ -1,8 +1,9 @@
-"""The framecast video worker.
+"""The framecast worker.
 
-Loads a backend, serves `{namespace}.video.generate` on the Dynamo request plane and registers
-the model as ModelType.Videos, so frontends find it through discovery (etcd, or files on one
-machine). On SIGTERM or SIGINT it unregisters first, finishes the requests in hand, then exits.
+Loads a backend, serves `{namespace}.{component}.generate` on the Dynamo request plane (one
+component per served model, protocol/routing.py) and registers the model as ModelType.Videos
+or Images, so frontends find it through discovery (etcd, or files on one machine). On SIGTERM
+or SIGINT it unregisters first, finishes the requests in hand, then exits.
 
     python -m framecast.components.worker --model-path models/tiny-random-t2v --discovery file
 """
@@ -235,7 +236,7 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
     await announcer.stage("registering", backend_name)
 
     runtime = DistributedRuntime(loop, args.discovery, "tcp")
-    endpoint = runtime.endpoint(generate_endpoint_path(args.namespace))
+    endpoint = runtime.endpoint(generate_endpoint_path(args.namespace, name))
     # Served with the runtime's own metrics on its status server (DYN_SYSTEM_PORT /metrics).
     endpoint.metrics.register_prometheus_expfmt_callback(metrics.exposition)
     serving = asyncio.ensure_future(endpoint.serve_endpoint(handler.generate, graceful_shutdown=True))
@@ -264,6 +265,7 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
                 adapters=adapters.cards(),
                 step_cache=step_cache.to_json() if step_cache else None,
                 compiled=bool(options.model.compile),
+                aliases=model_aliases(args, spec, name),
                 **spec.card(),
             ).model_dump(mode="json")
         },
@@ -275,6 +277,16 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
         name, backend.name, endpoint.connection_id(), args.namespace, fs_url,
     )
     return handler, runtime, endpoint, serving, backend
+
+
+def model_aliases(args: argparse.Namespace, spec, name: str) -> list[str]:
+    """Other names requests may give the model by: the hub id it was loaded from, and the
+    registry entry's names when the model is that entry (not when --model-spec only borrows an
+    entry's defaults for another model)."""
+    names = [] if Path(args.model_path).is_dir() else [args.model_path]
+    if spec.matched_by != "--model-spec":
+        names += spec.names
+    return [alias for alias in dict.fromkeys(names) if alias != name]
 
 
 def warm_up(backend, spec) -> None:

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from framecast.frontend.discovery import ServedModel, WorkerDirectory
+from framecast.frontend.discovery import ModelEndpoints, ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
 from framecast.frontend.images import router as images_router
 from framecast.frontend.inputs import InputStore
@@ -81,7 +81,8 @@ def create_app(settings: FrontendSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         runtime = DistributedRuntime(asyncio.get_running_loop(), settings.discovery, "tcp")
         adapter_board = AdapterBoard(settings.discovery, settings.namespace, settings.etcd_endpoints, os.environ.get("DYN_FILE_KV"))
-        directory = WorkerDirectory(runtime, settings.namespace, adapter_board)
+        endpoints = ModelEndpoints(settings.discovery, settings.namespace, settings.etcd_endpoints, os.environ.get("DYN_FILE_KV"))
+        directory = WorkerDirectory(runtime, endpoints, adapter_board)
         await directory.start()
         store = make_job_store(settings)
         await store.start()
@@ -110,7 +111,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
             await store.close()
             await app.state.loading.close()
             await adapter_board.close()
-            directory.close()
+            await directory.close()
             runtime.shutdown()
 
     app = FastAPI(title="framecast", version="0.1.0", lifespan=lifespan)

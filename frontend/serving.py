@@ -73,7 +73,7 @@ class VideoService:
         if upload is None and getattr(body, "input_reference", None) is None:
             return None
         # Only a look at the model's card: the request check that follows takes the routing turn.
-        target = self.jobs.directory.served_model(body.model)
+        target = self.jobs.directory.served_model(body.model, "video")
         tasks = target.instances[0].card.tasks
         if tasks and not {"i2v", "ti2v"} & set(tasks):
             raise RequestFieldError(
@@ -190,8 +190,9 @@ def _routing_errors() -> Iterator[None]:
         raise ApiError(ErrorCode.NO_LIVE_WORKER, f"{error}; try again when a worker is up", param="model") from None
     except UnknownModelError as error:
         if not error.model:
-            served = ", ".join(error.served)
-            raise ApiError(ErrorCode.MISSING_FIELD, f"model is required: this server serves {served}", param="model") from None
+            served = ", ".join(error.served) or "none"
+            what = f"; models for {error.route}s: {served}" if error.route else f": {served}"
+            raise ApiError(ErrorCode.MISSING_FIELD, f"model is required: this server serves several models{what}", param="model") from None
         message = f"model {error.model!r} is not served here; served: {', '.join(error.served)}"
         raise ApiError(ErrorCode.MODEL_NOT_FOUND, message, param="model") from None
     except WorkerRejected as rejected:

@@ -9,10 +9,11 @@ from framecast.protocol.images import ImageData, ImageFormat, ImageGenerationReq
 from framecast.protocol.routing import (
     GENERATE_ENDPOINT,
     MODEL_CARD_KEY,
-    VIDEO_COMPONENT,
+    MODEL_CARD_PREFIX,
     add_discovery_arguments,
     discovery_environment,
     generate_endpoint_path,
+    model_component,
 )
 from framecast.protocol.videos import (
     GenerationKnobs,
@@ -50,8 +51,9 @@ __all__ = [
     "ImageGenerationResponse",
     "GENERATE_ENDPOINT",
     "MODEL_CARD_KEY",
-    "VIDEO_COMPONENT",
+    "MODEL_CARD_PREFIX",
     "generate_endpoint_path",
+    "model_component",
     "add_discovery_arguments",
     "discovery_environment",
     "GenerationKnobs",

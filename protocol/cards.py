@@ -30,6 +30,8 @@ class WorkerCard(BaseModel):
     load_policy: dict[str, Any] | None = None
     # The model's registry entry.
     spec_id: str | None = None
+    # Other names requests may give the model by: its hub id, the registry's id and aliases.
+    aliases: list[str] = Field(default_factory=list)
     family: str | None = None
     tasks: list[str] = Field(default_factory=list)
     dtype: str | None = None

@@ -1,16 +1,21 @@
-"""Where video workers live in the Dynamo runtime, as both sides must agree.
+"""Where workers live in the Dynamo runtime, as both sides must agree.
 
-Every video worker of a namespace serves `{namespace}.video.generate`; which model an
-instance serves is in its model card (registered as ModelType.Videos), so a frontend
-needs no per-worker configuration.
+Each served model has a component of its own, named by `model_component`, and its workers
+serve `{namespace}.{component}.generate` (the runtime holds one model path per endpoint). A
+frontend finds every model of its namespace from the model cards the runtime keeps for those
+endpoints, so nothing is configured per model or per worker.
 """
 
 import argparse
+import hashlib
 import os
+import re
 from urllib.parse import urlparse
 
-VIDEO_COMPONENT = "video"
 GENERATE_ENDPOINT = "generate"
+# Where the runtime keeps model cards in its discovery store (etcd keys, or the file backend's
+# entries, named by the URL-quoted remainder): v1/mdc/{namespace}/{component}/{endpoint}/{instance}.
+MODEL_CARD_PREFIX = "v1/mdc/"
 # Key under the model card's runtime_data naming the model an instance serves.
 MODEL_CARD_KEY = "framecast_model"
 
@@ -22,8 +27,17 @@ def etcd_host_port(endpoints: str) -> tuple[str, int]:
     return parsed.hostname or "127.0.0.1", parsed.port or 2379
 
 
-def generate_endpoint_path(namespace: str) -> str:
-    return f"{namespace}.{VIDEO_COMPONENT}.{GENERATE_ENDPOINT}"
+def model_component(model: str) -> str:
+    """The component of a served model name: the name lowercased, every run of characters other
+    than a-z and 0-9 made one "-", cut to 40 characters, then "-" and the first 8 hex digits of
+    the name's SHA-256 (names that lowercase alike stay apart). "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
+    is "wan-ai-wan2-1-t2v-1-3b-diffusers-" followed by its 8 digits."""
+    slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:40].strip("-") or "model"
+    return f"{slug}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
+def generate_endpoint_path(namespace: str, model: str) -> str:
+    return f"{namespace}.{model_component(model)}.{GENERATE_ENDPOINT}"
 
 
 def add_discovery_arguments(parser: argparse.ArgumentParser) -> None:

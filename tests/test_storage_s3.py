@@ -210,7 +210,7 @@ def test_a_worker_refuses_to_send_a_large_video_inline_on_the_request_plane(s3, 
             for key in ("DYN_FILE_KV", "DYN_TCP_RPC_HOST", "DYN_TCP_RESPONSE_STREAM_HOST", "DYN_EVENT_PLANE_HOST"):
                 os.environ[key] = discovery.env[key]
             runtime = DistributedRuntime(asyncio.get_running_loop(), "file", "tcp")
-            client = await runtime.endpoint(generate_endpoint_path("fc-inline")).client()
+            client = await runtime.endpoint(generate_endpoint_path("fc-inline", "synthetic")).client()
             await asyncio.wait_for(client.wait_for_instances(), timeout=60)
             request = {"model": "synthetic", "prompt": "x", "size": "640x480", "num_frames": 17, "response_format": "b64_json"}
             answer = [item.data() async for item in await client.round_robin(request)]

@@ -32,11 +32,11 @@ def worker(file_discovery, tiny_model, tmp_path_factory):
 
 
 @pytest.fixture
-async def client(file_discovery, worker, monkeypatch):
+async def client(file_discovery, worker, tiny_model, monkeypatch):
     for key in ("DYN_FILE_KV", "DYN_TCP_RPC_HOST", "DYN_TCP_RESPONSE_STREAM_HOST", "DYN_EVENT_PLANE_HOST"):
         monkeypatch.setenv(key, file_discovery.env[key])
     runtime = DistributedRuntime(asyncio.get_running_loop(), "file", "tcp")
-    client = await runtime.endpoint(generate_endpoint_path("fc-wire")).client()
+    client = await runtime.endpoint(generate_endpoint_path("fc-wire", tiny_model.name)).client()
     await asyncio.wait_for(client.wait_for_instances(), timeout=60)
     yield client
     runtime.shutdown()

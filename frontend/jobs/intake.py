@@ -68,7 +68,8 @@ class Intake:
         self._limits.check_prompt(body.prompt)
         if isinstance(body, VideoRequestBase):
             body.knobs()  # a conflicting top-level/nvext pair is refused here
-        model, instance = self._directory.route(body.model, adapter_names(body.lora))
+        route = "image" if isinstance(body, ImageGenerationRequest) else "video"
+        model, instance = self._directory.route(body.model, adapter_names(body.lora), route)
         workers = len(self._directory.models()[model].instances)
         try:
             self._admission.check(model, self._unfinished(model) + self._admitting[model], workers)
