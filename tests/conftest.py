@@ -20,6 +20,24 @@ def tiny_model(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_models(tiny_model, tmp_path_factory):
+    """kind (t2v, i2v, ti2v, t2i) -> the tiny random model of that kind, each built once, in a
+    folder named as the registry's alias for it (tiny-random-<kind>)."""
+    root = tmp_path_factory.mktemp("tiny-models")
+    built = {"t2v": tiny_model}
+
+    def model(kind: str) -> Path:
+        if kind not in built:
+            path = root / f"tiny-random-{kind}"
+            command = [sys.executable, "-m", "framecast.components.tiny_model", str(path), "--kind", kind]
+            subprocess.run(command, check=True, capture_output=True)
+            built[kind] = path
+        return built[kind]
+
+    return model
+
+
 @pytest.fixture(scope="module", params=["file", "etcd"])
 def discovery(request, tmp_path_factory):
     """Each stack test module runs once with file discovery and once with a real etcd server."""
