@@ -91,16 +91,8 @@ class ImageServer:
         self.http.server_close()
 
 
-def _build(kind: str, folder: Path) -> Path:
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, "-m", "framecast.components.tiny_model", str(folder), "--kind", kind], check=True, capture_output=True)
-    return folder
-
-
 class Stack:
-    """One frontend per model: the runtime registers one model per namespace's endpoint."""
+    """The workers of one namespace behind one frontend (base_urls: model -> its URL, the same for all)."""
 
     def __init__(self, base_urls: dict[str, str], root: Path, discovery: Discovery, i2v_worker, hold: StageHold):
         self.base_urls, self.root, self.discovery = base_urls, root, discovery
@@ -123,26 +115,25 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tiny_model, tmp_path_factory):
+def stack(tiny_models, tmp_path_factory):
     root = tmp_path_factory.mktemp("image-inputs")
     etcd = EtcdServer(root / "etcd-data", root)
     discovery = Discovery("etcd", stack_env("etcd", etcd.url, None))
     shared = ("--input-store", (root / "inputs").as_uri())
     hold = StageHold(root / "hold")
-    processes, base_urls = [], {}
+    processes = []
     try:
-        for kind, model in (("i2v", I2V), ("ti2v", TI2V), ("t2v", T2V)):
-            path = tiny_model if kind == "t2v" else _build(kind, root / "models" / model)
-            namespace = f"fc-{kind}"
+        for kind in ("i2v", "ti2v", "t2v"):
             extra = hold.args() if kind == "i2v" else ()
-            processes.append(start_worker(discovery, path, namespace, (root / "out").as_uri(), root, f"worker-{kind}", *shared, *LOSSLESS_VIDEO, *extra))
-            frontend, base_urls[model] = start_frontend(
-                discovery, namespace, root, f"frontend-{kind}", *shared, "--fetch-allow", "127.0.0.2/32"
-            )
-            processes.append(frontend)
-        for model, base_url in base_urls.items():
+            processes.append(start_worker(
+                discovery, tiny_models(kind), "fc-image-inputs", (root / "out").as_uri(), root, f"worker-{kind}",
+                *shared, *LOSSLESS_VIDEO, *extra,
+            ))  # fmt: skip
+        frontend, base_url = start_frontend(discovery, "fc-image-inputs", root, "frontend", *shared, "--fetch-allow", "127.0.0.2/32")
+        processes.append(frontend)
+        for model in (I2V, TI2V, T2V):
             wait_for_workers(base_url, model, 1, processes=processes)
-        yield Stack(base_urls, root, discovery, processes[0], hold)
+        yield Stack({model: base_url for model in (I2V, TI2V, T2V)}, root, discovery, processes[0], hold)
     finally:
         hold.release()
         for process in reversed(processes):
@@ -282,12 +273,12 @@ def test_bad_schemes_redirects_and_images_are_refused(stack, servers, path):
 
 @pytest.fixture
 def replicas(stack):
-    """Two more frontends of the I2V model, as production runs them: on the etcd job store, API
+    """Two more frontends of the namespace, as production runs them: on the etcd job store, API
     keys on (two tenants), the same input store."""
     keys = stack.root / "api-keys"
     keys.write_text("alice: key-alice\nbob: key-bob\n")
     args = ("--input-store", (stack.root / "inputs").as_uri(), "--job-store", "etcd", "--replica-timeout", "2", "--api-key-file", str(keys))
-    started = [start_frontend(stack.discovery, "fc-i2v", stack.root, f"replica-{name}", *args) for name in ("a", "b")]
+    started = [start_frontend(stack.discovery, "fc-image-inputs", stack.root, f"replica-{name}", *args) for name in ("a", "b")]
     try:
         yield started
     finally:

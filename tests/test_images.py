@@ -1,4 +1,4 @@
-"""Text-to-image through the whole stack (etcd discovery, real workers, a real frontend each): the
+"""Text-to-image through the whole stack (etcd discovery, real workers, one frontend for both): the
 tiny random FLUX pipeline and the tiny Wan text-to-video model (one frame) answer
 `POST /v1/images/generations`, driven by the official openai client."""
 
@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-import subprocess
-import sys
 
 import httpx
 import numpy as np
@@ -22,23 +20,20 @@ FAST = {"num_inference_steps": 2, "seed": 3}
 
 
 @pytest.fixture(scope="module")
-def stack(tiny_model, tmp_path_factory):
-    """model -> its frontend's base URL (the runtime registers one model per namespace)."""
+def stack(tiny_models, tmp_path_factory):
+    """model -> the base URL serving it: one frontend serves both models of the namespace."""
     root = tmp_path_factory.mktemp("images")
-    flux = root / "models" / T2I
-    subprocess.run([sys.executable, "-m", "framecast.components.tiny_model", str(flux), "--kind", "t2i"], check=True, capture_output=True)
     etcd = EtcdServer(root / "etcd-data", root)
     discovery = Discovery("etcd", stack_env("etcd", etcd.url, None))
-    processes, base_urls = [], {}
+    processes = []
     try:
-        for model, path in ((T2I, flux), (T2V, tiny_model)):
-            namespace = f"fc-{model}"
-            processes.append(start_worker(discovery, path, namespace, (root / "out").as_uri(), root, f"worker-{model}"))
-            frontend, base_urls[model] = start_frontend(discovery, namespace, root, f"frontend-{model}")
-            processes.append(frontend)
-        for model, base_url in base_urls.items():
+        for model, kind in ((T2I, "t2i"), (T2V, "t2v")):
+            processes.append(start_worker(discovery, tiny_models(kind), "fc-images", (root / "out").as_uri(), root, f"worker-{model}"))
+        frontend, base_url = start_frontend(discovery, "fc-images", root, "frontend")
+        processes.append(frontend)
+        for model in (T2I, T2V):
             wait_for_workers(base_url, model, 1, processes=processes)
-        yield base_urls
+        yield {T2I: base_url, T2V: base_url}
     finally:
         for process in reversed(processes):
             process.stop()
@@ -95,7 +90,7 @@ def test_bad_fields_are_named(stack, field, value):
 
 
 def test_models_list_their_tasks_and_refuse_the_other_kind(stack):
-    tasks = {model: httpx.get(f"{url}/v1/models").json()["data"][0]["tasks"] for model, url in stack.items()}
+    tasks = {model["id"]: model["tasks"] for model in httpx.get(f"{stack[T2I]}/v1/models").json()["data"]}
     assert tasks == {T2I: ["t2i"], T2V: ["t2v", "t2i"]}
     video = httpx.post(f"{stack[T2I]}/v1/videos", json={"model": T2I, "prompt": "x"}, timeout=60)
     assert video.status_code == 400 and video.json()["error"]["param"] == "model", video.text
