@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # package folder -> module prefixes it must never import
 FORBIDDEN = {
-    "protocol": ("framecast.frontend", "framecast.components", "dynamo", "torch", "fastapi", "starlette"),
+    "protocol": ("framecast.frontend", "framecast.components", "framecast.registry", "dynamo", "torch", "fastapi", "starlette"),
+    # The registry's data: read by the worker and the frontend alike.
+    "registry": ("framecast.frontend", "framecast.components", "dynamo", "torch", "fastapi", "starlette"),
     "frontend": ("framecast.components", "torch", "diffusers", "transformers", "av"),
     "components": ("framecast.frontend", "fastapi", "starlette", "uvicorn"),
     # The command is a client over HTTP: none of the server's parts.
@@ -24,7 +26,7 @@ FORBIDDEN = {
 
 
 # Folders that install as framecast.<folder>.
-PACKAGES = ("protocol", "frontend", "components", "testing", "cli")
+PACKAGES = ("protocol", "registry", "frontend", "components", "testing", "cli")
 
 
 def imported_modules(path: Path) -> set[str]:

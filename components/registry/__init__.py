@@ -1,14 +1,14 @@
-"""The model registry: what each supported model is, accepts and needs.
+"""The model registry, as the worker uses it: what each supported model is, accepts and needs.
 
-Data, not code paths: one `ModelSpec` per model (models.py), holding its ids, task kinds, the
-backends that can run it, request defaults, constraints, recommended dtype and memory
-footprint (spec.py). plan.py only reads these records: finding the spec of a model path,
+Data, not code paths: one `ModelSpec` per model (framecast.registry: models.py), holding its
+ids, task kinds, the backends that can run it, request defaults, constraints, recommended dtype
+and memory footprint (spec.py). plan.py only reads these records: finding the spec of a model path,
 judging how well this machine can run a model (its support level), and a launch plan.
 
     python -m framecast.components.registry     # every model and its support level here
 """
 
-from framecast.components.registry.models import REGISTRY
+from framecast.registry.models import REGISTRY
 from framecast.components.registry.plan import (
     UnknownModelError,
     choose_backend,
@@ -18,7 +18,7 @@ from framecast.components.registry.plan import (
     spec_for_model,
     support,
 )
-from framecast.components.registry.spec import (
+from framecast.registry.spec import (
     CACHE_MODES,
     PARALLEL_BACKENDS,
     PARALLEL_DEGREES,

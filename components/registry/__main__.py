@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from framecast.components.registry.models import REGISTRY
+from framecast.registry.models import REGISTRY
 from framecast.components.registry.plan import UnknownModelError, launch_plan, spec_for_model, support
 
 

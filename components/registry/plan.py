@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from framecast.components.hardware import HardwareProfile
-from framecast.components.registry.models import REGISTRY
-from framecast.components.registry.spec import (
+from framecast.registry.models import REGISTRY
+from framecast.registry.spec import (
     PARALLEL_BACKENDS,
     PARALLEL_DEGREES,
     SERVED_TASKS,

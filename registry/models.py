@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from framecast.components.registry.spec import AdapterPreset, Defaults, Footprint, Limits, ModelSpec, StepCache
+from framecast.registry.spec import AdapterPreset, Defaults, Footprint, Limits, ModelSpec, StepCache
 
 # The negative prompt Wan's authors ship as sample_neg_prompt (Wan2.1 and Wan2.2 configs).
 WAN_NEGATIVE_PROMPT = (
