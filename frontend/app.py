@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from framecast.frontend.catalog import catalog
 from framecast.frontend.discovery import ModelEndpoints, ServedModel, WorkerDirectory
 from framecast.frontend.errors import install_error_handlers
 from framecast.frontend.images import router as images_router
@@ -29,9 +30,6 @@ from framecast.frontend.settings import FrontendSettings
 from framecast.frontend.videos import router as videos_router
 
 log = logging.getLogger(__name__)
-
-
-
 
 PLAYGROUND = Path(__file__).parent / "playground"
 
@@ -161,6 +159,11 @@ def create_app(settings: FrontendSettings) -> FastAPI:
                 for name, model in sorted(request.app.state.directory.models().items())
             ],
         }
+
+    @app.get("/v1/catalog")
+    async def model_catalog(request: Request) -> dict:
+        """Every model of the registry, and whether this namespace serves it now."""
+        return catalog(request.app.state.directory.models(), await request.app.state.loading.notices())
 
     @app.get("/v1/runtime")
     async def runtime_profile(request: Request) -> dict:

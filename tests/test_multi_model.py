@@ -197,3 +197,22 @@ def test_dynamos_own_frontend_lists_every_model_and_serves_a_video_and_an_image(
         assert [(image.format, image.size) for image in opened] == [("PNG", (64, 48))] * 2
     finally:
         frontend.stop()
+
+
+def test_the_catalog_lists_every_registry_entry_and_what_is_served(stack):
+    from framecast.registry import REGISTRY
+
+    response = httpx.get(f"{stack.base_url}/v1/catalog", headers=HEADERS, timeout=10)
+    assert response.status_code == 200, response.text
+    entries = {entry["id"]: entry for entry in response.json()["data"]}
+    assert list(entries) == [spec.id for spec in REGISTRY]
+    tiny = entries["framecast/tiny-random-wan2.1-t2v"]
+    assert (tiny["served"], tiny["served_as"], tiny["workers"], tiny["loading"]) == (True, [T2V], 2, 0)
+    assert "tiny-random-t2v" in tiny["aliases"] and tiny["tasks"] == ["t2v", "t2i"]
+    assert entries["framecast/tiny-random-flux"]["served_as"] == [T2I]
+    wan = entries["Wan-AI/Wan2.1-T2V-14B-Diffusers"]
+    assert (wan["served"], wan["workers"]) == (False, 0)
+    assert wan["defaults"]["size"] == "1280x720" and wan["limits"]["max_steps"] > 0
+    # Estimated GPU memory falls as the model is split over more GPUs.
+    memory = [wan["gpu_memory_gb"][degree] for degree in ("1", "2", "4", "8")]
+    assert memory == sorted(memory, reverse=True) and memory[0] > memory[-1]
