@@ -216,3 +216,24 @@ def test_the_catalog_lists_every_registry_entry_and_what_is_served(stack):
     # Estimated GPU memory falls as the model is split over more GPUs.
     memory = [wan["gpu_memory_gb"][degree] for degree in ("1", "2", "4", "8")]
     assert memory == sorted(memory, reverse=True) and memory[0] > memory[-1]
+
+
+def test_the_command_lists_every_model_and_refuses_one_of_the_wrong_kind(stack, tmp_path):
+    import os
+    import shutil
+    import subprocess
+
+    command = shutil.which("framecast", path=str(Path(sys.executable).parent))
+    env = dict(os.environ, FRAMECAST_URL=stack.base_url, FRAMECAST_API_KEY=KEY, COLUMNS="200")
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([command, *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    listed = run("models")
+    assert listed.returncode == 0, listed.stderr
+    assert all(model in listed.stdout for model in (T2V, I2V, TI2V, T2I)), listed.stdout
+    image = run("image", "a cat", "--model", I2V, "-o", "cat.png")
+    assert image.returncode != 0 and "(field: model)" in image.stderr and T2I in image.stderr, image.stderr
+    video = run("generate", "a cat", "--model", T2I, "-o", "cat.mp4")
+    assert video.returncode != 0 and "(field: model)" in video.stderr and I2V in video.stderr, video.stderr
+    assert not (tmp_path / "cat.png").exists() and not (tmp_path / "cat.mp4").exists()
