@@ -39,6 +39,16 @@ framecast_stop_all() {
   FRAMECAST_PIDS=()
 }
 
+# framecast_etcd_command WORKDIR CLIENT_PORT: a single-node etcd on loopback (peers on the next
+# port), its data under WORKDIR, in the array FRAMECAST_ETCD_CMD.
+framecast_etcd_command() {
+  local work=$1 port=$2
+  local client=http://127.0.0.1:$port peer=http://127.0.0.1:$((port + 1))
+  FRAMECAST_ETCD_CMD=(etcd --name framecast --data-dir "$work/etcd" --listen-client-urls "$client"
+    --advertise-client-urls "$client" --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer"
+    --initial-cluster "framecast=$peer" --auto-compaction-retention 1)
+}
+
 # framecast_wait_for_model URL MODEL TIMEOUT_S: until the frontend lists MODEL with a live worker.
 framecast_wait_for_model() {
   local url=$1 model=$2 timeout=$3 start=$SECONDS
@@ -137,10 +147,9 @@ framecast_serve() {
   else
     frontend_cmd+=(--job-db "$work/jobs.sqlite3")
   fi
-  local etcd_cmd=(etcd --name framecast --data-dir "$work/etcd" --listen-client-urls http://127.0.0.1:2379
-    --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380
-    --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster framecast=http://127.0.0.1:2380
-    --auto-compaction-retention 1)
+  local etcd_cmd
+  framecast_etcd_command "$work" 2379
+  etcd_cmd=("${FRAMECAST_ETCD_CMD[@]}")
   local start_etcd=0
   if [[ "$discovery" == etcd && -z "${ETCD_ENDPOINTS:-}" ]]; then
     start_etcd=1

@@ -100,3 +100,71 @@ def test_i2v_and_t2i_plan_their_models_with_one_input_store(script, flag, choice
     assert route in lines["try"] and model in result.stdout
     wrong = run_script(f"launch/{script}", flag, "nonsense", "--dry-run")
     assert wrong.returncode == 2 and flag in wrong.stderr
+
+
+def test_serve_plans_one_worker_per_model_with_its_gpu_slice():
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="4,5,6")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    argv = ["bash", "launch/serve.sh", "--model", "wan-1b", "--model", "flux-schnell", "--model", "i2v-480p", "--dry-run"]
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    plans = [line for line in result.stdout.splitlines() if line.startswith("plan:")]
+    assert [plan.split(":")[1].strip().split(" ->")[0] for plan in plans] == ["wan-1b", "flux-schnell", "i2v-480p"]
+    workers = [line for line in result.stdout.splitlines() if line.startswith("worker ")]
+    # Each worker its slice of the GPUs given, in order (TP 1 each: diffusers on this machine).
+    for worker, gpu, model in zip(workers, "456", ("Wan2.1-T2V-1.3B", "FLUX.1-schnell", "Wan2.1-I2V-14B-480P"), strict=True):
+        assert f"CUDA_VISIBLE_DEVICES={gpu} " in worker and model in worker and "--discovery etcd" in worker
+    assert any(line.startswith("etcd: ") for line in result.stdout.splitlines())
+    assert "--job-store etcd" in next(line for line in result.stdout.splitlines() if line.startswith("frontend:"))
+    # A fourth model has no GPU left; a given etcd is used, not started.
+    env["CUDA_VISIBLE_DEVICES"] = "0"
+    argv = ["bash", "launch/serve.sh", "--model", "wan-1b", "--model", "flux-schnell", "--etcd-endpoints", "http://127.0.0.1:12379", "--dry-run"]
+    short = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert short.returncode == 2 and "--model flux-schnell needs 1 GPU(s) and only 0 of 1 are left" in short.stderr
+    del env["CUDA_VISIBLE_DEVICES"]
+    given = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert given.returncode == 0 and not any(line.startswith("etcd:") for line in given.stdout.splitlines()), given.stdout
+
+
+def test_serve_runs_three_tiny_models_behind_one_frontend_and_stops_them(tiny_models, tmp_path):
+    import signal
+    import time
+
+    import httpx
+
+    from framecast.testing.stack import free_port
+
+    port, etcd_port = free_port(), free_port()
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    work = tmp_path / "work"
+    argv = ["bash", "launch/serve.sh", "--port", str(port), "--etcd-port", str(etcd_port), "--work-dir", str(work),
+            "--fs-url", (tmp_path / "out").as_uri(), "--input-store", (tmp_path / "in").as_uri(), "--namespace", "fc-serve"]  # fmt: skip
+    for kind in ("t2v", "i2v", "t2i"):
+        argv += ["--model", str(tiny_models(kind))]
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while "Ctrl-C stops it." not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()["data"]
+        assert {model["id"] for model in models} == {"tiny-random-t2v", "tiny-random-i2v", "tiny-random-t2i"}
+        image = httpx.post(
+            f"http://127.0.0.1:{port}/v1/images/generations",
+            json={"model": "tiny-random-t2i", "prompt": "a lighthouse", "size": "64x64", "num_inference_steps": 2},
+            timeout=120,
+        )
+        assert image.status_code == 200, image.text
+    finally:
+        # Ctrl-C reaches the whole foreground group.
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=120)
+    # Every process it started names a path under tmp_path (etcd's data, the workers' outputs).
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
+    assert leftovers == "", f"serve.sh left processes running: {leftovers}"
+    assert "tiny-random-i2v: i2v, 1 worker(s)" in log.read_text()
