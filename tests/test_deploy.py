@@ -16,7 +16,7 @@ from framecast.testing.stack import Discovery, free_status_port, stack_env, star
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-OVERLAYS = ["wan-1b", "wan-14b-tp2", "cpu-tiny"]
+OVERLAYS = ["wan-1b", "wan-14b-tp2", "cpu-tiny", "multi-model"]
 
 
 def render(overlay: str) -> list[dict]:
@@ -34,6 +34,14 @@ def find(objects: list[dict], kind: str, name: str) -> dict:
 
 def container(objects: list[dict], deployment: str) -> dict:
     return find(objects, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+
+
+def worker_deployments(objects: list[dict]) -> list[dict]:
+    """Every worker Deployment: one, or one per model (multi-model)."""
+    return [
+        item for item in objects
+        if item["kind"] == "Deployment" and item["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"
+    ]  # fmt: skip
 
 
 def flag(args: list[str], name: str) -> str | None:
@@ -84,6 +92,31 @@ def test_the_worker_requests_as_many_gpus_as_its_parallel_degree(overlay, gpus, 
     assert degree == gpus
     for section in ("requests", "limits"):
         assert int(worker["resources"].get(section, {}).get("nvidia.com/gpu", 0)) == gpus, section
+
+
+def test_multi_model_runs_one_worker_deployment_per_model_behind_one_frontend():
+    objects = render("multi-model")
+    assert len([item for item in objects if item["kind"] == "Deployment" and item["metadata"]["name"] == "framecast-frontend"]) == 1
+    workers = {worker["metadata"]["name"]: worker for worker in worker_deployments(objects)}
+    expected = {
+        "framecast-worker-wan-1b": ("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", 1),
+        "framecast-worker-flux-schnell": ("black-forest-labs/FLUX.1-schnell", 1),
+        "framecast-worker-i2v-480p": ("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", 2),
+    }
+    assert set(workers) == set(expected)
+    for name, (model, gpus) in expected.items():
+        spec = workers[name]["spec"]
+        worker = spec["template"]["spec"]["containers"][0]
+        assert flag(worker["args"], "model-path") == model and int(flag(worker["args"], "tp")) == gpus
+        for section in ("requests", "limits"):
+            assert int(worker["resources"][section]["nvidia.com/gpu"]) == gpus
+        # Each selects its own pods only, and keeps its own model cache.
+        for other_name, other in workers.items():
+            labels = other["spec"]["template"]["metadata"]["labels"]
+            assert (spec["selector"]["matchLabels"].items() <= labels.items()) == (other_name == name)
+        claim = next(v for v in spec["template"]["spec"]["volumes"] if v["name"] == "model-cache")["persistentVolumeClaim"]["claimName"]
+        find(objects, "PersistentVolumeClaim", claim)
+    assert len([item for item in objects if item["kind"] == "PersistentVolumeClaim"]) == len(expected)
 
 
 def frontend_openapi() -> dict:
@@ -145,38 +178,41 @@ def test_worker_probes_point_at_routes_the_runtime_serves(tiny_model, tmp_path):
 def test_the_network_policy_admits_only_frontends_to_the_workers_request_plane(overlay):
     objects = render(overlay)
     policy = find(objects, "NetworkPolicy", "framecast-worker")["spec"]
-    worker_labels = find(objects, "Deployment", "framecast-worker")["spec"]["template"]["metadata"]["labels"]
     frontend_labels = find(objects, "Deployment", "framecast-frontend")["spec"]["template"]["metadata"]["labels"]
-    assert policy["podSelector"]["matchLabels"].items() <= worker_labels.items()
     assert not policy["podSelector"]["matchLabels"].items() <= frontend_labels.items()
     assert policy["policyTypes"] == ["Ingress"]
     config = find(objects, "ConfigMap", "framecast-config")["data"]
     request_plane = int(config["DYN_TCP_RPC_PORT"])
-    worker_ports = {port["containerPort"] for port in container(objects, "framecast-worker")["ports"]}
-    assert request_plane in worker_ports
     rules = [rule for rule in policy["ingress"] if any(port["port"] == request_plane for port in rule["ports"])]
     (rule,) = rules
     (source,) = rule["from"]
     assert source["podSelector"]["matchLabels"].items() <= frontend_labels.items()
-    assert not source["podSelector"]["matchLabels"].items() <= worker_labels.items()
+    workers = worker_deployments(objects)
+    assert workers
+    for worker in workers:
+        worker_labels = worker["spec"]["template"]["metadata"]["labels"]
+        assert policy["podSelector"]["matchLabels"].items() <= worker_labels.items()
+        assert request_plane in {port["containerPort"] for port in worker["spec"]["template"]["spec"]["containers"][0]["ports"]}
+        assert not source["podSelector"]["matchLabels"].items() <= worker_labels.items()
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_secrets_are_referenced_never_written(overlay):
     objects = render(overlay)
     assert not [item for item in objects if item["kind"] == "Secret"]
+    deployments = [find(objects, "Deployment", "framecast-frontend"), *worker_deployments(objects)]
     names = {
         entry["valueFrom"]["secretKeyRef"]["name"]
-        for deployment in ("framecast-frontend", "framecast-worker")
-        for entry in container(objects, deployment)["env"]
+        for deployment in deployments
+        for entry in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         if "secretKeyRef" in entry.get("valueFrom", {})
     }
     assert names == {"framecast-s3", "framecast-api-keys"}
     etcd = find(objects, "StatefulSet", "framecast-etcd")["spec"]
     assert etcd["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
-    worker = find(objects, "Deployment", "framecast-worker")["spec"]["template"]["spec"]
-    shm = next(volume for volume in worker["volumes"] if volume["name"] == "dshm")
-    assert shm["emptyDir"]["medium"] == "Memory"
+    for worker in worker_deployments(objects):
+        shm = next(volume for volume in worker["spec"]["template"]["spec"]["volumes"] if volume["name"] == "dshm")
+        assert shm["emptyDir"]["medium"] == "Memory"
 
 
 def test_the_dockerfile_installs_with_the_readme_command():
