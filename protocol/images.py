@@ -14,6 +14,15 @@ ImageFormat = Literal["png", "jpeg", "webp"]
 MAX_IMAGES = 4
 
 
+class ImageNvExt(BaseModel):
+    """framecast's own image knobs, in NVIDIA Dynamo's `nvext` shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # False: no step caching for this request, whatever the worker runs with (exact images).
+    cache: bool | None = None
+
+
 class ImageGenerationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -31,6 +40,7 @@ class ImageGenerationRequest(BaseModel):
     guidance_scale: float | None = Field(default=None, ge=0)
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     lora: LoraChoices = None
+    nvext: ImageNvExt | None = None
 
     def worker_fields(self) -> dict:
         """What a worker is sent: one frame per image, n of them, in output_format."""

@@ -1,30 +1,47 @@
 """The playground page at / in real headless Chromium (Debian's package, driven by playwright),
-against the real stack with API keys on: the key is asked for, the tiny model picked, a job
-submitted; its bar advances while the worker holds it, and the finished video plays. Cancel
-stops the job on the server; a bad size is shown next to its field."""
+against the real stack with API keys on and three models behind one frontend (tiny t2v, i2v and
+t2i): the key is asked for, the tiny model picked, a job submitted; its bar advances while the
+worker holds it, and the finished video plays. Cancel stops the job on the server; a bad size is
+shown next to its field. The picker groups the models by task; the image model switches the
+page to images (two of them in the grid); the i2v model makes a video from an uploaded image;
+the form copied as curl and as Python runs as it is."""
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from framecast.testing.stack import StageHold, start_keyed_held_stack
+from framecast.testing.stack import StageHold, start_keyed_held_stack, start_worker, wait_for_workers
 
-MODEL = "tiny-random-t2v"
+MODEL, I2V, T2I = "tiny-random-t2v", "tiny-random-i2v", "tiny-random-t2i"
 KEY = "key-page"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def stack(tiny_model, tmp_path_factory):
-    held = start_keyed_held_stack(tiny_model, tmp_path_factory.mktemp("playground"), "fc-page", KEY)
+def stack(tiny_models, tmp_path_factory):
+    """The held stack (its one worker, of the t2v model, holds jobs on demand) and, in the same
+    namespace behind the same frontend, a worker each of the i2v and t2i models."""
+    root = tmp_path_factory.mktemp("playground")
+    held = start_keyed_held_stack(tiny_models("t2v"), root, "fc-page", KEY)
+    others = []
     try:
+        for kind in ("i2v", "t2i"):
+            others.append(start_worker(held.discovery, tiny_models(kind), "fc-page", (root / "out").as_uri(), root, f"worker-{kind}"))
+        for model in (I2V, T2I):
+            wait_for_workers(held.base_url, model, 1, processes=others, headers={"authorization": f"Bearer {KEY}"})
         yield held
     finally:
+        for worker in others:
+            worker.stop()
         held.stop()
 
 
@@ -110,3 +127,85 @@ def test_a_bad_size_is_shown_next_to_its_field(page):
     page.wait_for_function("document.querySelector('#error-size').textContent.length > 0")
     assert "multiples of 16" in page.text_content("#error-size")
     assert page.text_content("#error-form") == ""
+
+
+def test_the_picker_groups_every_model_by_task(page):
+    groups = page.eval_on_selector_all(
+        "#model optgroup", "groups => groups.map(g => [g.label, [...g.querySelectorAll('option')].map(o => o.value)])"
+    )
+    assert groups == [["Image to video", [I2V]], ["Text to video", [MODEL]], ["Text to image", [T2I]]]
+    # The text-to-video model makes single frames too: the page offers both.
+    assert page.is_visible("#mode-field") and page.is_visible("#num_frames")
+
+
+def test_the_image_model_makes_two_images_in_the_grid(page):
+    page.select_option("#model", T2I)
+    assert not page.is_visible("#mode-field") and page.is_visible("#n") and not page.is_visible("#num_frames")
+    page.fill("#prompt", "a lighthouse")
+    page.fill("#n", "2")
+    page.fill("#num_inference_steps", "2")
+    page.select_option("#output_format", "webp")
+    page.click("#submit")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#image-grid img')].filter(img => img.naturalWidth === 64).length === 2", timeout=120_000
+    )
+    links = page.eval_on_selector_all("#image-grid a[download]", "links => links.map(a => a.download)")
+    assert links == ["image-1.webp", "image-2.webp"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "playground-images.png"), full_page=True)
+
+
+def test_the_i2v_model_makes_a_video_from_an_uploaded_image(page, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "cat.png"
+    Image.new("RGB", (96, 64), (200, 120, 40)).save(picture)
+    page.select_option("#model", I2V)
+    assert page.is_visible("#input_reference") and "required" in page.text_content("#image-hint")
+    page.fill("#prompt", "the cat turns its head")
+    page.set_input_files("#input_reference", str(picture))
+    page.fill("#num_frames", "5")
+    page.fill("#num_inference_steps", "2")
+    page.click("#submit")
+    _job_id(page)
+    page.wait_for_function("(() => { const v = document.querySelector('#player'); return v.readyState >= 2 && v.duration > 0; })()", timeout=120_000)
+    assert page.eval_on_selector("#player", "video => video.videoWidth") == 64
+
+
+def _shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, FRAMECAST_API_KEY=KEY, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_the_form_copied_as_curl_and_as_python_runs(page, tmp_path):
+    import json
+
+    from PIL import Image
+
+    page.select_option("#model", T2I)
+    page.fill("#prompt", "a boat")
+    page.fill("#num_inference_steps", "2")
+    page.fill("#seed", "5")
+    page.click("#copy-curl")
+    curl = page.text_content("#command")
+    assert curl.startswith("curl -X POST") and "/v1/images/generations" in curl and "$FRAMECAST_API_KEY" in curl
+    answer = _shell(curl, tmp_path)
+    assert answer.returncode == 0, answer.stderr
+    (item,) = json.loads(answer.stdout)["data"]
+    import base64
+
+    assert Image.open(io.BytesIO(base64.b64decode(item["b64_json"]))).size == (64, 64)
+    page.click("#copy-python")
+    code = page.text_content("#command")
+    assert "client.images.generate(" in code and '"seed": 5' in code
+    ran = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ, FRAMECAST_API_KEY=KEY), capture_output=True, text=True, timeout=180
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert Image.open(tmp_path / "image-0.png").size == (64, 64)
+    # The video form, exact and with its seconds, as Python for the job API.
+    page.select_option("#model", MODEL)
+    page.fill("#seconds", "1")
+    page.click("#copy-python")
+    code = page.text_content("#command")
+    assert "client.videos.create_and_poll(" in code and '"seconds": 1' in code and "num_frames" not in code

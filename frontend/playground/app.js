@@ -1,6 +1,8 @@
 // The playground: one form over the same HTTP API every client uses (/v1/models, /v1/videos,
-// its /events and /content). No build step, no external files. With API keys on, the key is
-// asked for once and kept in this browser (localStorage); every request sends it.
+// its /events and /content, /v1/images/generations). Every model the server serves is in the
+// picker, grouped by task; the chosen model's card decides which knobs the form shows. The
+// form can be copied as a curl or Python command. No build step, no external files. With API
+// keys on, the key is asked for once and kept in this browser (localStorage).
 "use strict";
 
 const KEY_STORAGE = "framecast-api-key";
@@ -32,8 +34,9 @@ function clearErrors() {
 }
 
 function showError(error) {
-  // Next to the field the server named, or under the form.
-  const target = (error.param && $(`error-${error.param}`)) || $("error-form");
+  // Next to the field the server named ("nvext.cache": the cache switch), or under the form.
+  const param = error.param || "";
+  const target = $(`error-${param}`) || $(`error-${param.split(".").pop()}`) || $("error-form");
   target.textContent = error.message || String(error);
 }
 
@@ -44,20 +47,58 @@ function frameRule(text) {
   return match ? { step: +match[1], min: +match[2], max: +match[3] } : null;
 }
 
+const VIDEO_TASKS = ["t2v", "i2v", "ti2v"];
+// The picker's groups, in order: a model goes in the first whose test it passes.
+const GROUPS = [
+  ["Image to video", (tasks) => tasks.includes("i2v") || tasks.includes("ti2v")],
+  ["Text to video", (tasks) => tasks.includes("t2v")],
+  ["Text to image", (tasks) => tasks.includes("t2i")],
+];
+
+function currentModel() {
+  return models.find((entry) => entry.id === $("model").value);
+}
+
+function makesVideo(model) {
+  return !model || !(model.tasks || []).length || (model.tasks || []).some((task) => VIDEO_TASKS.includes(task));
+}
+
+function makesImages(model) {
+  return Boolean(model && (model.tasks || []).includes("t2i"));
+}
+
+function mode() {
+  return $("mode").value;
+}
+
+function showMode() {
+  const images = mode() === "image";
+  for (const element of document.querySelectorAll(".video-only")) element.classList.toggle("off", images);
+  for (const element of document.querySelectorAll(".image-only")) element.hidden = !images;
+  const model = currentModel();
+  const tasks = (model && model.tasks) || [];
+  $("image-field").hidden = images || !(tasks.includes("i2v") || tasks.includes("ti2v"));
+  $("guidance2-field").hidden = images || !(model && model.defaults && model.defaults.guidance_scale_2 != null);
+  $("submit").textContent = images ? "Make images" : "Generate";
+}
+
 function chooseModel() {
-  const model = models.find((entry) => entry.id === $("model").value);
+  const model = currentModel();
   if (!model) return;
   const defaults = model.defaults || {}, limits = model.limits || {}, tasks = model.tasks || [];
   $("model-hint").textContent = `${tasks.join(", ")} · ${model.workers} worker(s) · ${model.support}`;
+  // A model that makes both offers both; one that makes one kind switches the page to it.
+  $("mode-field").hidden = !(makesVideo(model) && makesImages(model));
+  $("mode").value = makesVideo(model) ? "video" : "image";
   $("size").value = defaults.size || "";
   $("sizes").replaceChildren(...(limits.sizes || []).map((size) => new Option(size, size)));
   $("size-hint").textContent = limits.only_listed_sizes
     ? `one of ${limits.sizes.join(", ")}`
     : `multiples of ${limits.size_multiple}, ${limits.min_pixels}–${limits.max_pixels} pixels`;
   const frames = frameRule(limits.num_frames);
-  const videos = tasks.some((task) => ["t2v", "i2v", "ti2v"].includes(task));
-  $("num_frames").disabled = !videos;
-  $("num_frames").value = videos ? defaults.num_frames || "" : "";
+  $("num_frames").value = defaults.num_frames || "";
+  $("seconds").value = "";
+  $("fps").value = defaults.fps || "";
   if (frames) {
     Object.assign($("num_frames"), { min: frames.min, max: frames.max, step: frames.step });
     $("frames-hint").textContent = `${frames.step}k+1, ${frames.min} to ${frames.max}`;
@@ -65,15 +106,140 @@ function chooseModel() {
   $("num_inference_steps").value = defaults.num_inference_steps || "";
   $("num_inference_steps").max = limits.max_steps || "";
   $("steps-hint").textContent = limits.max_steps ? `at most ${limits.max_steps}` : "";
-  const takesImage = tasks.includes("i2v") || tasks.includes("ti2v");
-  $("image-field").hidden = !takesImage;
+  $("guidance_scale").value = defaults.guidance_scale ?? "";
+  $("guidance_scale_2").value = defaults.guidance_scale_2 ?? "";
   $("image-hint").textContent = tasks.includes("i2v") && !tasks.includes("t2v") ? "required" : "optional";
+  // Adapters the model offers, each off, at its scale.
+  const adapters = model.adapters || [];
+  $("adapters-field").hidden = !adapters.length;
+  $("adapters").replaceChildren(...adapters.map((adapter) => {
+    const row = document.createElement("div");
+    row.className = "adapter";
+    row.dataset.name = adapter.name;
+    const label = document.createElement("label");
+    const use = Object.assign(document.createElement("input"), { type: "checkbox", className: "use" });
+    label.append(use, ` ${adapter.name}`);
+    const scale = Object.assign(document.createElement("input"), { type: "number", className: "scale", step: "0.1", min: "-4", max: "4", value: "1" });
+    scale.setAttribute("aria-label", `${adapter.name} scale`);
+    row.append(label, scale);
+    return row;
+  }));
+  $("exact-field").hidden = !model.step_cache;
+  $("exact").checked = false;
+  $("cache-mode").textContent = model.step_cache ? model.step_cache.mode : "";
+  showMode();
+}
+
+// -- the request the form describes -----------------------------------------------------------
+
+const NUMBERS = ["num_frames", "seconds", "fps", "num_inference_steps", "guidance_scale", "seed", "n"];
+
+function value(name) {
+  const text = $(name).value.trim();
+  if (text === "") return undefined;
+  return NUMBERS.includes(name) ? Number(text) : text;
+}
+
+function requestBody() {
+  // The JSON body of the current form (without the image file): what every client sends.
+  const images = mode() === "image";
+  const body = {};
+  const names = ["model", "prompt", "negative_prompt", "size", "num_inference_steps", "guidance_scale", "seed"];
+  names.push(...(images ? ["n", "output_format"] : ["fps", $("seconds").value.trim() ? "seconds" : "num_frames"]));
+  for (const name of names) {
+    const given = value(name);
+    if (given !== undefined) body[name] = given;
+  }
+  const lora = [...document.querySelectorAll("#adapters .adapter")]
+    .filter((row) => row.querySelector(".use").checked)
+    .map((row) => ({ name: row.dataset.name, scale: Number(row.querySelector(".scale").value || 1) }));
+  if (lora.length) body.lora = lora;
+  const nvext = {};
+  if (!images && !$("guidance2-field").hidden && value("guidance_scale_2") !== undefined) nvext.guidance_scale_2 = Number(value("guidance_scale_2"));
+  if (!$("exact-field").hidden && $("exact").checked) nvext.cache = false;
+  if (Object.keys(nvext).length) body.nvext = nvext;
+  return body;
+}
+
+function withImage() {
+  const image = $("input_reference").files[0];
+  return image && !$("image-field").hidden ? image : null;
+}
+
+// -- copy as a command ------------------------------------------------------------------------
+
+function shellQuote(text) {
+  return `'${String(text).replace(/'/g, "'\\''")}'`;
+}
+
+function python(value) {
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (value === null) return "None";
+  if (Array.isArray(value)) return `[${value.map(python).join(", ")}]`;
+  if (typeof value === "object") return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${python(item)}`).join(", ")}}`;
+  return JSON.stringify(value);
+}
+
+function curlCommand() {
+  const body = requestBody(), image = withImage();
+  const auth = localStorage.getItem(KEY_STORAGE) ? ` -H "Authorization: Bearer $FRAMECAST_API_KEY"` : "";
+  if (mode() === "image") {
+    return `curl -X POST ${location.origin}/v1/images/generations${auth} -H 'content-type: application/json' \\\n  -d ${shellQuote(JSON.stringify({ ...body, response_format: "b64_json" }))}`;
+  }
+  const fields = Object.entries(body).map(([name, item]) => `-F ${shellQuote(`${name}=${typeof item === "object" ? JSON.stringify(item) : item}`)}`);
+  if (image) fields.push(`-F input_reference=@${shellQuote(image.name)}`);
+  return `curl -X POST ${location.origin}/v1/videos${auth} \\\n  ${fields.join(" ")}`;
+}
+
+function pythonCommand() {
+  const body = requestBody(), image = withImage();
+  const { model, prompt, size, n, output_format: format, ...extra } = body;
+  const lines = [
+    "import base64, os",
+    "from openai import OpenAI",
+    `client = OpenAI(base_url=${JSON.stringify(`${location.origin}/v1`)}, api_key=os.environ.get("FRAMECAST_API_KEY", "none"))`,
+  ];
+  const args = [`model=${python(model)}`, `prompt=${python(prompt || "")}`];
+  if (size) args.push(`size=${python(size)}`);
+  if (mode() === "image") {
+    if (n) args.push(`n=${n}`);
+    if (format) args.push(`output_format=${python(format)}`);
+    args.push(`response_format="b64_json"`);
+    if (Object.keys(extra).length) args.push(`extra_body=${python(extra)}`);
+    lines.push(`result = client.images.generate(${args.join(", ")})`);
+    lines.push("for index, item in enumerate(result.data):");
+    lines.push(`    open(f"image-{index}.${format || "png"}", "wb").write(base64.b64decode(item.b64_json))`);
+  } else {
+    if (image) args.push(`input_reference=open(${python(image.name)}, "rb")`);
+    if (Object.keys(extra).length) args.push(`extra_body=${python(extra)}`);
+    lines.push(`video = client.videos.create_and_poll(${args.join(", ")})`);
+    lines.push(`client.videos.download_content(video.id).write_to_file(f"{video.id}.mp4")`);
+  }
+  return lines.join("\n");
+}
+
+function copyCommand(text) {
+  $("command").hidden = false;
+  $("command").textContent = text;
+  if (navigator.clipboard) navigator.clipboard.writeText(text).catch(() => { /* shown on the page instead */ });
 }
 
 async function loadModels() {
   models = (await (await api("/v1/models")).json()).data;
   const chosen = $("model").value;
-  $("model").replaceChildren(...models.map((model) => new Option(model.id, model.id)));
+  const placed = new Set();
+  const groups = [];
+  for (const [label, test] of [...GROUPS, ["Other", () => true]]) {
+    const members = models.filter((model) => !placed.has(model.id) && test(model.tasks || []));
+    if (!members.length) continue;
+    members.forEach((model) => placed.add(model.id));
+    const group = document.createElement("optgroup");
+    group.label = label;
+    group.append(...members.map((model) => new Option(model.id, model.id)));
+    groups.push(group);
+  }
+  $("model").replaceChildren(...groups);
   if (models.some((model) => model.id === chosen)) $("model").value = chosen;
   chooseModel();
 }
@@ -167,13 +333,14 @@ async function follow(id) {
 async function submit(event) {
   event.preventDefault();
   clearErrors();
+  if (mode() === "image") return makeImages();
   const form = new FormData();
-  for (const name of ["model", "prompt", "negative_prompt", "size", "num_frames", "num_inference_steps", "seed"]) {
-    const element = $(name);
-    if (!element.disabled && element.value.trim() !== "") form.append(name, element.value.trim());
+  for (const [name, item] of Object.entries(requestBody())) {
+    form.append(name, typeof item === "object" ? JSON.stringify(item) : String(item));
   }
-  const image = $("input_reference").files[0];
-  if (image && !$("image-field").hidden) form.append("input_reference", image, image.name);
+  const image = withImage();
+  if (image) form.append("input_reference", image, image.name);
+  $("images").hidden = true;
   $("player").removeAttribute("src");
   $("progress").value = 0;
   try {
@@ -182,6 +349,36 @@ async function submit(event) {
     await follow(video.id);
   } catch (error) {
     showError(error);
+  }
+}
+
+async function makeImages() {
+  const body = { ...requestBody(), response_format: "b64_json" };
+  $("job").hidden = true;
+  $("images").hidden = false;
+  $("images-status").textContent = `making ${body.n || 1} image(s)…`;
+  $("image-grid").replaceChildren();
+  $("submit").disabled = true;
+  try {
+    const response = await api("/v1/images/generations", {
+      method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" },
+    });
+    const result = await response.json();
+    const format = result.output_format || body.output_format || "png";
+    $("images-status").textContent = `${result.data.length} image(s) · ${result.size || ""} · seed ${result.seed ?? ""}`;
+    $("image-grid").replaceChildren(...result.data.map((item, index) => {
+      const figure = document.createElement("figure");
+      const source = `data:image/${format};base64,${item.b64_json}`;
+      const picture = Object.assign(document.createElement("img"), { src: source, alt: `image ${index + 1}` });
+      const link = Object.assign(document.createElement("a"), { href: source, download: `image-${index + 1}.${format}`, textContent: "download" });
+      figure.append(picture, link);
+      return figure;
+    }));
+  } catch (error) {
+    $("images-status").textContent = "";
+    showError(error);
+  } finally {
+    $("submit").disabled = false;
   }
 }
 
@@ -239,6 +436,9 @@ async function start() {
 }
 
 $("model").addEventListener("change", chooseModel);
+$("mode").addEventListener("change", showMode);
+$("copy-curl").addEventListener("click", () => copyCommand(curlCommand()));
+$("copy-python").addEventListener("click", () => copyCommand(pythonCommand()));
 $("video-form").addEventListener("submit", submit);
 $("cancel").addEventListener("click", cancel);
 $("save-key").addEventListener("click", () => {
