@@ -27,7 +27,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         (JobSettings, "job engine"), (RequestLimits, "request limits"), (UrlPolicy, "output URLs"),
         (InputSettings, "input images"),
     )  # fmt: skip
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from framecast.frontend.discovery import ModelEndpoints
+
+    if args.discovery not in ModelEndpoints.BACKENDS:
+        parser.error(f"--discovery {args.discovery}: the frontend finds the models of a namespace in {' or '.join(ModelEndpoints.BACKENDS)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

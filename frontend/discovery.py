@@ -121,11 +121,13 @@ class ModelEndpoints:
     store: etcd keys, or the file backend's entries. Only where the cards are; which instances
     are live, and what their cards say, comes from the runtime itself (WorkerDirectory)."""
 
+    # The discovery backends whose store a frontend can list (kubernetes keeps cards in custom
+    # resources, mem in one process).
+    BACKENDS = ("etcd", "file")
+
     def __init__(self, discovery: str, namespace: str, etcd_endpoints: str | None, file_kv_dir: str | None):
-        if discovery not in ("etcd", "file"):
-            raise ValueError(
-                f"--discovery {discovery}: the frontend finds the models of a namespace in etcd or file discovery"
-            )
+        if discovery not in self.BACKENDS:
+            raise ValueError(f"--discovery {discovery}: the frontend finds the models of a namespace in {' or '.join(self.BACKENDS)}")
         self.discovery, self.namespace = discovery, namespace
         self.etcd_endpoints = etcd_endpoints or "http://127.0.0.1:2379"
         self.file_kv_dir = file_kv_dir

@@ -1,6 +1,7 @@
 """Tenants: each API key belongs to one, and a job is seen only through keys of its tenant (or
 admin keys), on either of two frontends sharing a job store, SQLite or etcd. Another tenant's
-job is "not found", exactly like a job that does not exist."""
+job is "not found", exactly like a job that does not exist. The job quota counts a tenant's jobs
+of each model: a second model (the synthetic backend) beside the tiny one shows it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from framecast.testing.stack import Discovery, EtcdServer, StageHold, decode_mp4, stack_env, start_frontend, start_worker
 
-MODEL = "tiny-random-t2v"
+MODEL, OTHER_MODEL = "tiny-random-t2v", "synthetic"
 ACME_1, ACME_2, GLOBEX, LONE, ADMIN = "k-acme-one", "k-acme-two", "k-globex", "k-lone-key", "k-ops-admin"
 
 
@@ -25,7 +26,8 @@ class Tenants:
         self.urls, self.worker, self.hold = urls, worker, hold
 
     def create(self, url: str, key: str, **body) -> httpx.Response:
-        return httpx.post(f"{url}/v1/videos", json={"prompt": "tenant job", "num_inference_steps": 2, **body}, headers=auth(key), timeout=60)
+        body = {"model": MODEL, "prompt": "tenant job", "num_inference_steps": 2, **body}
+        return httpx.post(f"{url}/v1/videos", json=body, headers=auth(key), timeout=60)
 
     def wait_done(self, url: str, key: str, video_id: str) -> dict:
         deadline = time.monotonic() + 120
@@ -44,6 +46,7 @@ def tenants(request, tiny_model, tmp_path_factory):
     discovery = Discovery("file", stack_env("file", etcd.url if etcd else None, log_dir / "kv"))
     hold = StageHold(log_dir / "hold")
     worker = start_worker(discovery, tiny_model, "fc-tenants", (log_dir / "out").as_uri(), log_dir, "worker", *hold.args())
+    other = start_worker(discovery, "synthetic", "fc-tenants", (log_dir / "out").as_uri(), log_dir, "worker-synthetic", "--backend", "synthetic")
     store = ["--job-store", "etcd"] if etcd else ["--job-db", str(log_dir / "shared-jobs.sqlite3")]
     keys = ["--api-key-file", str(log_dir / "keys.txt"), "--admin-key-file", str(log_dir / "admin-keys.txt")]
     frontends = [
@@ -52,8 +55,8 @@ def tenants(request, tiny_model, tmp_path_factory):
     try:
         for _, url in frontends:
             deadline = time.monotonic() + 180
-            while not any(model["workers"] for model in httpx.get(f"{url}/v1/models", headers=auth(ADMIN)).json()["data"]):
-                assert time.monotonic() < deadline, "the worker never appeared"
+            while len([model for model in httpx.get(f"{url}/v1/models", headers=auth(ADMIN)).json()["data"] if model["workers"]]) < 2:
+                assert time.monotonic() < deadline, "the workers never appeared"
                 time.sleep(0.1)
         yield Tenants([url for _, url in frontends], worker, hold)
     finally:
@@ -61,6 +64,7 @@ def tenants(request, tiny_model, tmp_path_factory):
         for process, _ in frontends:
             process.stop()
         worker.stop()
+        other.stop()
         if etcd:
             etcd.stop()
 
@@ -128,11 +132,13 @@ def test_the_job_quota_is_per_tenant_across_both_frontends(tenants):
         for url, key in ((url_a, ACME_2), (url_b, ACME_1)):
             refused = tenants.create(url, key)
             assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_jobs", refused.text
-        # Another tenant is not counted against it.
+        # Another tenant is not counted against it, nor are its jobs of another model.
         other = tenants.create(url_a, GLOBEX)
         assert other.status_code == 200, other.text
+        another_model = tenants.create(url_b, ACME_1, model=OTHER_MODEL)
+        assert another_model.status_code == 200, another_model.text
     finally:
         tenants.hold.release()
-    for url, key, response in ((url_a, ACME_1, first), (url_b, ACME_2, second), (url_a, GLOBEX, other)):
+    for url, key, response in ((url_a, ACME_1, first), (url_b, ACME_2, second), (url_a, GLOBEX, other), (url_b, ACME_1, another_model)):
         assert tenants.wait_done(url, key, response.json()["id"])["status"] == "completed"
     assert tenants.create(url_b, ACME_1).status_code == 200

@@ -33,8 +33,8 @@ EXTRA_OUTPUTS = ["thumbnail", "spritesheet"]
 
 
 class TooManyJobs(Exception):
-    def __init__(self, limit: int):
-        super().__init__(f"this API key's tenant already has {limit} unfinished jobs, as many as it may")
+    def __init__(self, limit: int, model: str):
+        super().__init__(f"this API key's tenant already has {limit} unfinished jobs of {model}, as many as it may")
         self.limit = limit
 
 
@@ -77,25 +77,26 @@ class Intake:
             self._metrics.jobs_rejected.labels(model, "queue_full").inc()
             raise
         # Reserved before the first await: a concurrent submission counts this one.
-        reserved = [model, f"tenant:{tenant}"]
+        reserved = [model, f"tenant:{tenant}:{model}"]
         self._admitting.update(reserved)
         try:
             quota = self._limits.max_jobs_per_key
-            if quota and tenant is not None and await self.tenant_unfinished(tenant) + self._admitting[reserved[1]] > quota:
+            if quota and tenant is not None and await self.tenant_unfinished(tenant, model) + self._admitting[reserved[1]] > quota:
                 self._metrics.jobs_rejected.labels(model, "key_limit").inc()
-                raise TooManyJobs(quota)
+                raise TooManyJobs(quota, model)
             return await self._create(body, kind, tenant, model, instance)
         finally:
             self._admitting.subtract(reserved)
 
-    async def tenant_unfinished(self, tenant: str) -> int:
-        """Unfinished jobs of a tenant on every replica: read from the store, which all share
-        (one read of every record per submission, only where a quota is set)."""
+    async def tenant_unfinished(self, tenant: str, model: str) -> int:
+        """A tenant's unfinished jobs of one model on every replica (the quota is per model, as
+        admission and queues are): read from the store, which all share (one read of every
+        record per submission, only where a quota is set)."""
         try:
             records = await self._store.all()
         except Exception as error:
             raise StoreUnavailable(f"the job store is unreachable: {error}") from error
-        return sum(1 for record in records if record.tenant == tenant and not record.terminal)
+        return sum(1 for record in records if record.tenant == tenant and record.model == model and not record.terminal)
 
     async def _create(
         self, body: JobRequest, kind: str, tenant: str | None, model: str, instance: WorkerInstance

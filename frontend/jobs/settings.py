@@ -47,7 +47,9 @@ class RequestLimits:
     max_frames: int | None = option(None, "most frames per video (beyond each model's own limit)")
     max_pixels: int | None = option(None, "most pixels per frame (width x height)")
     max_steps: int | None = option(None, "most denoising steps")
-    max_jobs_per_key: int = option(0, "unfinished jobs one tenant may hold across every replica (0: no limit)")
+    max_jobs_per_key: int = option(
+        0, "unfinished jobs one tenant may hold of each model, across every replica (0: no limit)"
+    )
 
     def check_prompt(self, prompt: str) -> None:
         if len(prompt) > self.max_prompt_chars:
