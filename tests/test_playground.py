@@ -2,7 +2,9 @@
 against the real stack with API keys on and three models behind one frontend (tiny t2v, i2v and
 t2i): the key is asked for, the tiny model picked, a job submitted; its bar advances while the
 worker holds it, and the finished video plays. Cancel stops the job on the server; a bad size is
-shown next to its field. The picker groups the models by task; the image model switches the
+shown next to its field. A fourth worker serves the t2v folder again under another name, with a
+LoRA adapter and a step cache: the form offers the adapter with its scale and the exact switch.
+The picker groups the models by task; the image model switches the
 page to images (two of them in the grid); the i2v model makes a video from an uploaded image;
 the form copied as curl and as Python runs as it is."""
 
@@ -21,7 +23,7 @@ from playwright.sync_api import sync_playwright
 
 from framecast.testing.stack import StageHold, start_keyed_held_stack, start_worker, wait_for_workers
 
-MODEL, I2V, T2I = "tiny-random-t2v", "tiny-random-i2v", "tiny-random-t2i"
+MODEL, I2V, T2I, TUNED = "tiny-random-t2v", "tiny-random-i2v", "tiny-random-t2i", "tiny-t2v-tuned"
 KEY = "key-page"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -36,7 +38,16 @@ def stack(tiny_models, tmp_path_factory):
     try:
         for kind in ("i2v", "t2i"):
             others.append(start_worker(held.discovery, tiny_models(kind), "fc-page", (root / "out").as_uri(), root, f"worker-{kind}"))
-        for model in (I2V, T2I):
+        adapter = root / "tiny-lora"
+        subprocess.run(
+            [sys.executable, "-m", "framecast.components.tiny_model", str(adapter), "--lora-for", str(tiny_models("t2v"))],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        others.append(start_worker(
+            held.discovery, tiny_models("t2v"), "fc-page", (root / "out").as_uri(), root, "worker-tuned",
+            "--served-model-name", TUNED, "--lora", f"fast={adapter}", "--cache", "recommended",
+        ))  # fmt: skip
+        for model in (I2V, T2I, TUNED):
             wait_for_workers(held.base_url, model, 1, processes=others, headers={"authorization": f"Bearer {KEY}"})
         yield held
     finally:
@@ -133,7 +144,7 @@ def test_the_picker_groups_every_model_by_task(page):
     groups = page.eval_on_selector_all(
         "#model optgroup", "groups => groups.map(g => [g.label, [...g.querySelectorAll('option')].map(o => o.value)])"
     )
-    assert groups == [["Image to video", [I2V]], ["Text to video", [MODEL]], ["Text to image", [T2I]]]
+    assert groups == [["Image to video", [I2V]], ["Text to video", [MODEL, TUNED]], ["Text to image", [T2I]]]
     # The text-to-video model makes single frames too: the page offers both.
     assert page.is_visible("#mode-field") and page.is_visible("#num_frames")
 
@@ -209,3 +220,26 @@ def test_the_form_copied_as_curl_and_as_python_runs(page, tmp_path):
     page.click("#copy-python")
     code = page.text_content("#command")
     assert "client.videos.create_and_poll(" in code and '"seconds": 1' in code and "num_frames" not in code
+
+
+def test_the_form_offers_the_models_adapters_and_the_exact_switch(page):
+    assert not page.is_visible("#adapters-field") and not page.is_visible("#exact-field")
+    page.select_option("#model", TUNED)
+    assert page.is_visible("#exact-field") and "taylorseer" in page.text_content("#cache-mode")
+    page.check("#adapters .adapter[data-name='fast'] .use")
+    page.fill("#adapters .adapter[data-name='fast'] .scale", "0.5")
+    page.check("#exact")
+    page.fill("#prompt", "a tuned fox")
+    page.fill("#num_frames", "5")
+    page.fill("#num_inference_steps", "2")
+    page.click("#copy-python")
+    code = page.text_content("#command")
+    assert '"lora": [{"name": "fast", "scale": 0.5}]' in code and '"nvext": {"cache": False}' in code, code
+    page.click("#submit")
+    video_id = _job_id(page)
+    page.wait_for_function("(() => { const v = document.querySelector('#player'); return v.readyState >= 2 && v.duration > 0; })()", timeout=120_000)
+    base_url, auth = page.url.rstrip("/"), {"authorization": f"Bearer {KEY}"}
+    assert httpx.get(f"{base_url}/v1/videos/{video_id}", headers=auth).json()["status"] == "completed"
+    # The worker loaded the adapter for it.
+    (tuned,) = [worker for worker in httpx.get(f"{base_url}/v1/runtime", headers=auth).json()["data"] if worker["model"] == TUNED]
+    assert tuned["adapters_loaded"] == ["fast"]
