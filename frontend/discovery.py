@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -164,7 +165,9 @@ class ModelEndpoints:
         return [item.key.decode()[len(MODEL_CARD_PREFIX) :] for item in items]
 
     def _file_keys(self) -> list[str]:
-        folder = Path(self.file_kv_dir or os.environ.get("DYN_FILE_KV", "")) / MODEL_CARD_PREFIX
+        # Without DYN_FILE_KV the runtime keeps its entries under the temporary folder.
+        root = self.file_kv_dir or os.environ.get("DYN_FILE_KV") or Path(tempfile.gettempdir()) / "dynamo_store_kv"
+        folder = Path(root) / MODEL_CARD_PREFIX
         try:
             return [unquote(name) for name in os.listdir(folder)]
         except FileNotFoundError:  # no worker has registered yet

@@ -1,5 +1,5 @@
-"""framecast workers behind NVIDIA Dynamo's own Rust frontend (`python -m dynamo.frontend`,
-`POST /v1/videos`): that frontend keeps the first message's status and relays every message
+"""framecast workers of a video and an image model behind NVIDIA Dynamo's own Rust frontend
+(`python -m dynamo.frontend`, `POST /v1/videos`, `/v1/images/generations`): that frontend keeps the first message's status and relays every message
 as SSE when asked to stream, so a worker must send one message unless a stream is requested."""
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ from framecast.testing.stack import Discovery, ManagedProcess, decode_mp4, free_
 MODEL = "tiny-random-t2v"
 
 
-def start_behind_dynamo(model_path: Path, log_dir: Path) -> tuple[str, list[ManagedProcess]]:
-    """A framecast worker of the model and NVIDIA Dynamo's frontend, once it lists the model."""
+def start_behind_dynamo(model_paths: list[Path], log_dir: Path) -> tuple[str, list[ManagedProcess]]:
+    """A framecast worker of each model, in one namespace, and NVIDIA Dynamo's frontend, once it
+    lists every model."""
     discovery = Discovery("file", stack_env("file", None, log_dir / "kv"))
-    worker = start_worker(discovery, model_path, "dynamo", (log_dir / "out").as_uri(), log_dir, "worker")
+    workers = [
+        start_worker(discovery, path, "dynamo", (log_dir / "out").as_uri(), log_dir, f"worker-{path.name}") for path in model_paths
+    ]
     port = free_port()
     frontend = ManagedProcess(
         "dynamo-frontend",
@@ -31,28 +34,26 @@ def start_behind_dynamo(model_path: Path, log_dir: Path) -> tuple[str, list[Mana
         log_dir,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
+    processes = [frontend, *workers]
+    wanted = {path.name for path in model_paths}
     deadline = time.monotonic() + 180
     while True:
         try:
-            if any(model["id"] == model_path.name for model in httpx.get(f"{base_url}/v1/models").json()["data"]):
-                return base_url, [frontend, worker]
+            if wanted <= {model["id"] for model in httpx.get(f"{base_url}/v1/models").json()["data"]}:
+                return base_url, processes
         except (httpx.HTTPError, ValueError, KeyError):
             pass
-        for process in (worker, frontend):
-            if not process.alive():
-                frontend.stop()
-                worker.stop()
-                raise AssertionError(process.tail())
-        if time.monotonic() > deadline:
-            frontend.stop()
-            worker.stop()
-            raise AssertionError(f"Dynamo's frontend never listed {model_path.name}:\n{frontend.tail()}")
+        for process in processes:
+            if not process.alive() or time.monotonic() > deadline:
+                for started in processes:
+                    started.stop()
+                raise AssertionError(f"Dynamo's frontend never listed {wanted}:\n{process.tail()}")
         time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
-def dynamo_frontend(tiny_model, tmp_path_factory):
-    base_url, processes = start_behind_dynamo(tiny_model, tmp_path_factory.mktemp("dynamo-frontend"))
+def dynamo_frontend(tiny_models, tmp_path_factory):
+    base_url, processes = start_behind_dynamo([tiny_models("t2v"), tiny_models("t2i")], tmp_path_factory.mktemp("dynamo-frontend"))
     try:
         yield base_url
     finally:
@@ -97,24 +98,15 @@ def test_a_stream_through_dynamos_frontend_carries_rising_progress(dynamo_fronte
     assert progress == sorted(progress) and len(set(progress)) >= 5  # 4 steps, then the final
 
 
-def test_images_through_dynamos_frontend(tmp_path):
+def test_images_through_dynamos_frontend(dynamo_frontend):
     """Its `/v1/images/generations` sends no task: a framecast worker of an image model makes images."""
-    import subprocess
-
     from PIL import Image
 
-    model = tmp_path / "tiny-random-t2i"
-    subprocess.run([sys.executable, "-m", "framecast.components.tiny_model", str(model), "--kind", "t2i"], check=True, capture_output=True)
-    base_url, processes = start_behind_dynamo(model, tmp_path)
-    try:
-        response = httpx.post(
-            f"{base_url}/v1/images/generations",
-            json={"model": model.name, "prompt": "a cat", "size": "64x48", "n": 2, "nvext": {"num_inference_steps": 2, "seed": 3}},
-            timeout=120,
-        )
-    finally:
-        for process in processes:
-            process.stop()
+    response = httpx.post(
+        f"{dynamo_frontend}/v1/images/generations",
+        json={"model": "tiny-random-t2i", "prompt": "a cat", "size": "64x48", "n": 2, "nvext": {"num_inference_steps": 2, "seed": 3}},
+        timeout=120,
+    )
     assert response.status_code == 200, response.text
     images = [Image.open(urlparse(item["url"]).path) for item in response.json()["data"]]
     assert [(image.format, image.size) for image in images] == [("PNG", (64, 48))] * 2

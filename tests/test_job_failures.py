@@ -116,7 +116,7 @@ class ScriptedWorkers:
     def note_adapters(self, instance_id: int, loaded: list[str] | None) -> None:
         pass
 
-    def route(self, model: str | None, adapters=()) -> tuple[str, WorkerInstance]:
+    def route(self, model: str | None, adapters=(), route: str | None = None) -> tuple[str, WorkerInstance]:
         served = self.models().get(MODEL)
         if not served:
             raise NoWorkerError(f"no live worker serves {MODEL!r}")
