@@ -87,6 +87,22 @@ class _Run:
         return self.timings
 
 
+def unexplained(error: BaseException, stage: Stage | None, step: int, steps: int) -> str:
+    """What to say of an exception that has no message: its type, the function it was raised in,
+    and where the request was ("AssertionError in UniPCMultistepScheduler.step at step 340 of
+    340"; `step`: the denoising steps finished, so the one running is the next)."""
+    innermost = error.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    code = innermost.tb_frame.f_code if innermost is not None else None
+    where = f" in {getattr(code, 'co_qualname', code.co_name)}" if code is not None else ""
+    if stage == Stage.DENOISING:
+        where += f" at step {min(step + 1, steps)} of {steps}"
+    elif stage is not None:
+        where += f" during {stage.value}"
+    return f"{type(error).__name__}{where}"
+
+
 class VideoRequestHandler:
     def __init__(
         self,
@@ -255,7 +271,7 @@ class VideoRequestHandler:
         except Exception as error:  # a backend, encoder or store failure is the client's answer
             self.metrics.count("failed")
             log.exception("request %s failed", request_id)
-            reason = str(error).strip() or f"{type(error).__name__} with no message"
+            reason = str(error).strip() or unexplained(error, run.stage, run.step, params.num_inference_steps)
             yield failed(ErrorBody(message=f"generation failed: {reason}", type="server_error", code=ErrorCode.GENERATION_FAILED))
         finally:
             run.stop.set()

@@ -13,6 +13,7 @@ from diffusers import DiffusionPipeline
 
 from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
 from framecast.components.backends.diffusers_caching import BlockCounter, StepCacher
+from framecast.components.backends.schedulers import starting_at_the_first_timestep
 from framecast.components.registry import GenerationParams
 from framecast.protocol import Stage
 
@@ -87,6 +88,7 @@ class DiffusersBackend:
         self._takes_step_callback = "callback_on_step_end" in call_parameters
         self._takes_guidance_2 = "guidance_scale_2" in call_parameters
         self._takes_image = "image" in call_parameters
+        self.pipeline.scheduler = starting_at_the_first_timestep(self.pipeline.scheduler)
         flow_shift = options.flow_shift_or_default
         if flow_shift is not None:
             _apply_flow_shift(self.pipeline, flow_shift)
