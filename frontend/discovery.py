@@ -135,7 +135,7 @@ class ModelEndpoints:
         self._etcd = None
 
     def _path(self, card_key: str) -> str | None:
-        """"ns.component.endpoint" of a card key "{namespace}/{component}/{endpoint}/{instance}"."""
+        """The endpoint path (ns.component.endpoint) of a card key {namespace}/{component}/{endpoint}/{instance}."""
         parts = card_key.split("/")
         if len(parts) != 4 or parts[0] != self.namespace:
             return None
