@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -221,6 +222,8 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
     if adapter_sources and not backend.takes_adapters:
         backend.close()
         raise ValueError(f"--lora: the {backend.name} backend takes no adapters here; run --backend diffusers")
+    # Requests are checked against what the loaded pipeline can run, not only the table.
+    spec = dataclasses.replace(spec, limits=backend.limits(spec.limits))
     metrics = WorkerMetrics(name)
     adapters = AdapterSet(
         adapter_sources, backend.load_adapter, backend.unload_adapter, args.lora_max_loaded, metrics.observe_adapter_load

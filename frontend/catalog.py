@@ -22,6 +22,8 @@ def catalog_entry(spec: ModelSpec, served: dict[str, ServedModel], loading: list
         "object": "catalog.model",
         "aliases": list(spec.aliases),
         "family": spec.family,
+        # A tiny random model: the family whose shape it has.
+        "stands_for": spec.stands_for or None,
         "tasks": list(spec.tasks),
         "pipeline": spec.pipeline_class,
         "backends": list(spec.backends),

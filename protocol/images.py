@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from framecast.protocol.adapters import LoraChoices
-from framecast.protocol.videos import MAX_SEED, MAX_STEPS, ResponseFormat, Size
+from framecast.protocol.videos import MAX_GUIDANCE_SCALE, MAX_SEED, MAX_STEPS, ResponseFormat, Size
 
 ImageFormat = Literal["png", "jpeg", "webp"]
 MAX_IMAGES = 4
@@ -37,7 +37,7 @@ class ImageGenerationRequest(BaseModel):
     # framecast's own.
     negative_prompt: str | None = None
     num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
-    guidance_scale: float | None = Field(default=None, ge=0)
+    guidance_scale: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE_SCALE)
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     lora: LoraChoices = None
     nvext: ImageNvExt | None = None

@@ -40,9 +40,21 @@ def generate_endpoint_path(namespace: str, model: str) -> str:
     return f"{namespace}.{model_component(model)}.{GENERATE_ENDPOINT}"
 
 
+_NAMESPACE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def namespace_name(value: str) -> str:
+    """--namespace: one segment of the runtime's dotted endpoint paths, so no dot."""
+    if not _NAMESPACE.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r}: a namespace is letters, digits, '-' and '_' (no '.')")
+    return value
+
+
 def add_discovery_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags by which a worker or a frontend finds the others (the same on both sides)."""
-    parser.add_argument("--namespace", default="framecast", help="Dynamo namespace shared by workers and frontends")
+    parser.add_argument(
+        "--namespace", default="framecast", type=namespace_name, help="Dynamo namespace shared by workers and frontends"
+    )
     parser.add_argument(
         "--discovery",
         default=os.environ.get("DYN_DISCOVERY_BACKEND", "etcd"),

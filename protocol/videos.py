@@ -23,6 +23,8 @@ MAX_FPS = 240
 MAX_STEPS = 1000
 MAX_SECONDS = 600
 MAX_SEED = 2**63 - 1
+# Far above any model's useful CFG scale (they publish 1 to 10), low enough to keep frames finite.
+MAX_GUIDANCE_SCALE = 50.0
 
 SIZE_PATTERN = r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$"
 _SIZE_PATTERN = re.compile(SIZE_PATTERN)
@@ -63,8 +65,8 @@ class VideoNvExt(BaseModel):
     num_frames: int | None = Field(default=None, ge=1, le=MAX_FRAMES)
     negative_prompt: str | None = None
     num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
-    guidance_scale: float | None = Field(default=None, ge=0)
-    guidance_scale_2: float | None = Field(default=None, ge=0)
+    guidance_scale: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE_SCALE)
+    guidance_scale_2: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE_SCALE)
     boundary_ratio: float | None = Field(default=None, ge=0, le=1)
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     annotations: list[str] | None = None
@@ -111,7 +113,7 @@ class VideoRequestBase(BaseModel):
     fps: int | None = Field(default=None, ge=1, le=MAX_FPS)
     num_frames: int | None = Field(default=None, ge=1, le=MAX_FRAMES)
     num_inference_steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
-    guidance_scale: float | None = Field(default=None, ge=0)
+    guidance_scale: float | None = Field(default=None, ge=0, le=MAX_GUIDANCE_SCALE)
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     user: str | None = None
     input_reference: str | None = None

@@ -24,6 +24,15 @@ def _wan_limits(sizes: tuple[str, ...], max_frames: int = 81, size_multiple: int
     )  # fmt: skip
 
 
+def _video_limits(
+    frame_step: int, max_frames: int, size_multiple: int, min_pixels: int, max_pixels: int, sizes: tuple[str, ...] = ()
+) -> Limits:
+    return Limits(
+        frame_step=frame_step, min_frames=frame_step + 1, max_frames=max_frames, size_multiple=size_multiple,
+        min_pixels=min_pixels, max_pixels=max_pixels, max_steps=200, sizes=sizes,
+    )  # fmt: skip
+
+
 def _image_limits(max_pixels: int, min_pixels: int = 256 * 256) -> Limits:
     """Text-to-image models: one frame; sizes a multiple of 16 (VAE 8x, DiT patch 2x2)."""
     return Limits(
@@ -32,10 +41,24 @@ def _image_limits(max_pixels: int, min_pixels: int = 256 * 256) -> Limits:
     )  # fmt: skip
 
 
+_COGVIDEOX_LIMITS = Limits(
+    frame_step=8, min_frames=9, max_frames=49, size_multiple=16, min_pixels=720 * 480,
+    max_pixels=720 * 480, max_steps=200, sizes=("720x480",), only_listed_sizes=True,
+)  # fmt: skip
+
 # The tiny random models of framecast.components.tiny_model (tests and the quickstart).
 _TINY_LIMITS = Limits(
     frame_step=4, min_frames=1, max_frames=129, size_multiple=16, min_pixels=16 * 16, max_pixels=256 * 256, max_steps=1000
 )
+
+
+
+def _tiny_video_limits(frame_step: int, max_frames: int, size_multiple: int) -> Limits:
+    """A tiny model's limits: its family's frame rule and size multiple, sizes up to 256x256."""
+    return Limits(
+        frame_step=frame_step, min_frames=frame_step + 1, max_frames=max_frames, size_multiple=size_multiple,
+        min_pixels=size_multiple * size_multiple, max_pixels=256 * 256, max_steps=200,
+    )  # fmt: skip
 
 
 # The step cache `--cache recommended` runs per family: a conservative first setting to tune
@@ -195,10 +218,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         backends=("diffusers",),
         dtype="float16",
         defaults=Defaults(720, 480, 49, 8, 50, 6.0),
-        limits=Limits(
-            frame_step=8, min_frames=9, max_frames=49, size_multiple=16, min_pixels=720 * 480,
-            max_pixels=720 * 480, max_steps=200, sizes=("720x480",), only_listed_sizes=True,
-        ),  # fmt: skip
+        limits=_COGVIDEOX_LIMITS,
         footprint=Footprint(dit_params_b=1.7, text_encoder_params_b=4.8, other_params_b=0.22, activation_gb=6.0),
         source="zai-org/CogVideo README (720x480 only; frames 8N+1, N <= 6; 8 fps; FP16 for 2B)",
     ),
@@ -211,19 +231,30 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         backends=("diffusers",),
         dtype="bfloat16",
         defaults=Defaults(720, 480, 49, 8, 50, 6.0),
-        limits=Limits(
-            frame_step=8, min_frames=9, max_frames=49, size_multiple=16, min_pixels=720 * 480,
-            max_pixels=720 * 480, max_steps=200, sizes=("720x480",), only_listed_sizes=True,
-        ),  # fmt: skip
+        limits=_COGVIDEOX_LIMITS,
         footprint=Footprint(dit_params_b=5.6, text_encoder_params_b=4.8, other_params_b=0.22, activation_gb=8.0),
         source="zai-org/CogVideo README (720x480 only; frames 8N+1, N <= 6; 8 fps; BF16 for 5B)",
+    ),
+    ModelSpec(
+        id="THUDM/CogVideoX-5b-I2V",
+        aliases=("zai-org/CogVideoX-5b-I2V", "CogVideoX-5b-I2V"),
+        family="cogvideox",
+        pipeline_class="CogVideoXImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(720, 480, 49, 8, 50, 6.0),
+        limits=_COGVIDEOX_LIMITS,
+        footprint=Footprint(dit_params_b=5.6, text_encoder_params_b=4.8, other_params_b=0.22, activation_gb=8.0),
+        source="zai-org/CogVideo README (720x480 only: learned positions; frames 8N+1, N <= 6; 8 fps)",
     ),
     ModelSpec(
         id="Lightricks/LTX-Video",
         aliases=("LTX-Video",),
         family="ltx-video",
         pipeline_class="LTXPipeline",
-        tasks=("t2v",),
+        # One checkpoint: LTXImageToVideoPipeline runs the same modules with an image.
+        tasks=("t2v", "ti2v"),
         backends=("diffusers",),
         dtype="bfloat16",
         defaults=Defaults(704, 512, 161, 25, 50, 3.0),
@@ -234,6 +265,134 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         footprint=Footprint(dit_params_b=1.9, text_encoder_params_b=4.8, other_params_b=0.4, activation_gb=6.0),
         # The scheduler derives its shift from the sequence length, so no flow_shift default.
         source="diffusers LTXPipeline defaults; Lightricks/LTX-Video README (sizes /32, frames 8k+1, up to 257)",
+    ),
+    ModelSpec(
+        id="hunyuanvideo-community/HunyuanVideo-1.5-480p_t2v",
+        aliases=("HunyuanVideo-1.5-480p_t2v", "HunyuanVideo-1.5"),
+        family="hunyuanvideo-1.5",
+        pipeline_class="HunyuanVideo15Pipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(848, 480, 121, 24, 50, 6.0, flow_shift=5.0),
+        limits=_video_limits(4, 121, 16, 480 * 480, 848 * 480, sizes=("848x480", "480x848", "640x640")),
+        # 8.3B DiT; Qwen2.5-VL-7B and a ByT5 glyph encoder.
+        footprint=Footprint(dit_params_b=8.3, text_encoder_params_b=8.5, other_params_b=0.5, activation_gb=10.0),
+        source="Tencent-Hunyuan/HunyuanVideo-1.5 README (480p: 121 frames at 24 fps, 50 steps); diffusers HunyuanVideo15Pipeline (guidance through its guider)",
+    ),
+    ModelSpec(
+        id="hunyuanvideo-community/HunyuanVideo-1.5-480p_i2v",
+        aliases=("HunyuanVideo-1.5-480p_i2v",),
+        family="hunyuanvideo-1.5",
+        pipeline_class="HunyuanVideo15ImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(848, 480, 121, 24, 50, 6.0, flow_shift=5.0),
+        limits=_video_limits(4, 121, 16, 480 * 480, 848 * 480, sizes=("848x480", "480x848", "640x640")),
+        footprint=Footprint(dit_params_b=8.3, text_encoder_params_b=8.5, other_params_b=0.9, activation_gb=10.0),
+        source="Tencent-Hunyuan/HunyuanVideo-1.5 README; diffusers HunyuanVideo15ImageToVideoPipeline",
+    ),
+    ModelSpec(
+        id="Lightricks/LTX-2",
+        aliases=("LTX-2",),
+        family="ltx-2",
+        pipeline_class="LTX2Pipeline",
+        # Video only for now: the audio track it also makes is not muxed yet.
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(768, 512, 121, 24, 40, 4.0),
+        limits=_video_limits(8, 257, 32, 256 * 256, 1280 * 720, sizes=("768x512", "512x768")),
+        # 19B audio-video DiT; Gemma 3 12B text encoder.
+        footprint=Footprint(dit_params_b=19.0, text_encoder_params_b=12.0, other_params_b=0.5, activation_gb=16.0),
+        source="diffusers LTX2Pipeline defaults (768x512, 121 frames, 24 fps, 40 steps, guidance 4.0); Lightricks/LTX-2 README",
+    ),
+    ModelSpec(
+        id="Skywork/SkyReels-V2-T2V-14B-540P-Diffusers",
+        aliases=("SkyReels-V2-T2V-14B-540P",),
+        family="skyreels-v2",
+        pipeline_class="SkyReelsV2Pipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(960, 544, 97, 24, 50, 6.0, flow_shift=8.0),
+        limits=_video_limits(4, 97, 16, 256 * 256, 960 * 544, sizes=("960x544", "544x960")),
+        footprint=Footprint(dit_params_b=14.0, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=12.0),
+        serving_tp=2,
+        source="diffusers SkyReelsV2Pipeline docs (540P: 960x544, 97 frames, guidance 6.0, shift 8.0 for T2V, 24 fps)",
+    ),
+    ModelSpec(
+        id="kandinskylab/Kandinsky-5.0-T2V-Lite-sft-5s-Diffusers",
+        aliases=("Kandinsky-5.0-T2V-Lite-sft-5s", "Kandinsky-5-T2V-Lite"),
+        family="kandinsky-5",
+        pipeline_class="Kandinsky5T2VPipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(768, 512, 121, 24, 50, 5.0),
+        limits=_video_limits(4, 121, 16, 256 * 256, 768 * 512, sizes=("768x512", "512x768", "512x512")),
+        # 2B DiT; Qwen2.5-VL-7B and CLIP-L text encoders, HunyuanVideo's VAE.
+        footprint=Footprint(dit_params_b=2.0, text_encoder_params_b=8.4, other_params_b=0.25, activation_gb=8.0),
+        source="diffusers Kandinsky5T2VPipeline docs (768x512, 121 frames = 5 s at 24 fps, 50 steps, guidance 5.0)",
+    ),
+    # Step-distilled Wan (DMD / rCM): Wan's own transformer and VAE, a few fixed denoising steps
+    # and no CFG. Their model_index names a DMD pipeline that diffusers does not have, so sglang
+    # serves them.
+    ModelSpec(
+        id="FastVideo/FastWan2.1-T2V-1.3B-Diffusers",
+        aliases=("FastWan2.1-T2V-1.3B",),
+        family="wan2.1",
+        pipeline_class="WanDMDPipeline",
+        tasks=("t2v",),
+        backends=("sglang",),
+        dtype="bfloat16",
+        defaults=Defaults(832, 480, 61, 16, 3, 1.0, flow_shift=8.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=_wan_limits(_WAN21_SIZES_480),
+        footprint=Footprint(dit_params_b=1.3, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=5.0),
+        source="sglang multimodal_gen FastWanT2V480PConfig (3 DMD steps at 1000/757/522, 61 frames, shift 8)",
+    ),
+    ModelSpec(
+        id="FastVideo/FastWan2.2-TI2V-5B-FullAttn-Diffusers",
+        aliases=("FastWan2.2-TI2V-5B-FullAttn", "FastVideo/FastWan2.2-TI2V-5B-Diffusers"),
+        family="wan2.2",
+        pipeline_class="WanDMDPipeline",
+        tasks=("t2v", "ti2v"),
+        backends=("sglang",),
+        dtype="bfloat16",
+        defaults=Defaults(1280, 704, 121, 24, 3, 1.0, flow_shift=5.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=dataclasses.replace(
+            _wan_limits(("1280x704", "704x1280"), max_frames=121, size_multiple=32), max_pixels=1280 * 704
+        ),
+        footprint=Footprint(dit_params_b=5.0, text_encoder_params_b=5.7, other_params_b=0.7, activation_gb=12.0),
+        source="sglang multimodal_gen FastWan2_2_TI2V_5B_Config (3 DMD steps at 1000/757/522, shift 5)",
+    ),
+    ModelSpec(
+        id="IPostYellow/TurboWan2.1-T2V-1.3B-Diffusers",
+        aliases=("TurboWan2.1-T2V-1.3B",),
+        family="wan2.1",
+        pipeline_class="WanPipeline",
+        tasks=("t2v",),
+        backends=("sglang",),
+        dtype="bfloat16",
+        defaults=Defaults(832, 480, 81, 16, 4, 1.0, flow_shift=8.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=_wan_limits(_WAN21_SIZES_480),
+        footprint=Footprint(dit_params_b=1.3, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=5.0),
+        source="sglang multimodal_gen TurboWanT2V480PConfig (4 steps at 988/932/852/608, shift 8; sparse linear attention kernels)",
+    ),
+    ModelSpec(
+        id="IPostYellow/TurboWan2.1-T2V-14B-Diffusers",
+        aliases=("TurboWan2.1-T2V-14B",),
+        family="wan2.1",
+        pipeline_class="WanPipeline",
+        tasks=("t2v",),
+        backends=("sglang",),
+        dtype="bfloat16",
+        defaults=Defaults(832, 480, 81, 16, 4, 1.0, flow_shift=8.0, negative_prompt=WAN_NEGATIVE_PROMPT),
+        limits=_wan_limits(_WAN21_SIZES_ALL),
+        footprint=Footprint(dit_params_b=14.0, text_encoder_params_b=5.7, other_params_b=0.13, activation_gb=8.0),
+        serving_tp=2,
+        source="sglang multimodal_gen TurboWanT2V480PConfig (4 steps, shift 8)",
     ),
     ModelSpec(
         id="black-forest-labs/FLUX.1-schnell",
@@ -313,6 +472,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         id="framecast/tiny-random-wan2.1-t2v",
         aliases=("tiny-random-t2v",),
         family="tiny",
+        stands_for="wan2.1",
         pipeline_class="WanPipeline",
         tasks=("t2v", "t2i"),
         backends=("diffusers", "sglang"),
@@ -328,6 +488,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         id="framecast/tiny-random-flux",
         aliases=("tiny-random-t2i",),
         family="tiny",
+        stands_for="flux",
         pipeline_class="FluxPipeline",
         tasks=("t2i",),
         backends=("diffusers", "sglang"),
@@ -341,6 +502,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         id="framecast/tiny-random-wan2.1-i2v",
         aliases=("tiny-random-i2v",),
         family="tiny",
+        stands_for="wan2.1",
         pipeline_class="WanImageToVideoPipeline",
         tasks=("i2v",),
         backends=("diffusers", "sglang"),
@@ -354,6 +516,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         id="framecast/tiny-random-wan2.2-ti2v",
         aliases=("tiny-random-ti2v",),
         family="tiny",
+        stands_for="wan2.2",
         pipeline_class="WanPipeline",
         tasks=("t2v", "ti2v", "t2i"),
         backends=("diffusers", "sglang"),
@@ -364,8 +527,112 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         footprint=None,
         source="framecast.components.tiny_model --kind ti2v (random weights, built offline)",
     ),
+    ModelSpec(
+        id="framecast/tiny-random-wan2.2-a14b",
+        aliases=("tiny-random-a14b",),
+        family="tiny",
+        stands_for="wan2.2",
+        pipeline_class="WanPipeline",
+        tasks=("t2v", "t2i"),
+        backends=("diffusers", "sglang"),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 8, 4, 4.0, flow_shift=12.0, guidance_scale_2=3.0),
+        limits=dataclasses.replace(_TINY_LIMITS, max_steps=200),
+        footprint=None,
+        source="framecast.components.tiny_model --kind a14b (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-cogvideox",
+        aliases=("tiny-random-cogvideox",),
+        family="tiny",
+        stands_for="cogvideox",
+        pipeline_class="CogVideoXPipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 8, 4, 6.0),
+        limits=_tiny_video_limits(8, 49, 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind cogvideox (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-cogvideox-i2v",
+        aliases=("tiny-random-cogvideox-i2v",),
+        family="tiny",
+        stands_for="cogvideox",
+        pipeline_class="CogVideoXImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 8, 4, 6.0),
+        limits=_tiny_video_limits(8, 49, 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind cogvideox-i2v (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-ltx-video",
+        aliases=("tiny-random-ltx-video",),
+        family="tiny",
+        stands_for="ltx-video",
+        pipeline_class="LTXPipeline",
+        tasks=("t2v", "ti2v"),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 25, 4, 3.0),
+        limits=_tiny_video_limits(8, 257, 32),
+        footprint=None,
+        source="framecast.components.tiny_model --kind ltx-video (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-hunyuanvideo",
+        aliases=("tiny-random-hunyuanvideo",),
+        family="tiny",
+        stands_for="hunyuanvideo",
+        pipeline_class="HunyuanVideoPipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 24, 4, 6.0, flow_shift=7.0),
+        limits=_tiny_video_limits(4, 129, 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind hunyuanvideo (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-qwen-image",
+        aliases=("tiny-random-qwen-image",),
+        family="tiny",
+        stands_for="qwen-image",
+        pipeline_class="QwenImagePipeline",
+        tasks=("t2i",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 1, 1, 4, 4.0),
+        limits=_image_limits(256 * 256, min_pixels=16 * 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind qwen-image (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-sd3.5",
+        aliases=("tiny-random-sd3.5",),
+        family="tiny",
+        stands_for="sd3",
+        pipeline_class="StableDiffusion3Pipeline",
+        tasks=("t2i",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 1, 1, 4, 3.5),
+        limits=_image_limits(256 * 256, min_pixels=16 * 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind sd3.5 (random weights, built offline)",
+    ),
 )
 
+# diffusers' SD3 transformer has no cache hooks.
+_NO_STEP_CACHE = ("StableDiffusion3Pipeline",)
+
 REGISTRY: tuple[ModelSpec, ...] = tuple(
-    dataclasses.replace(spec, recommended_cache=RECOMMENDED_CACHE.get(spec.family)) for spec in _ENTRIES
+    dataclasses.replace(
+        spec, recommended_cache=RECOMMENDED_CACHE.get(spec.family) if spec.pipeline_class not in _NO_STEP_CACHE else None
+    )
+    for spec in _ENTRIES
 )

@@ -81,6 +81,13 @@ class Limits:
     # The sizes the authors publish; with only_listed_sizes, nothing else is accepted.
     sizes: tuple[str, ...] = ()
     only_listed_sizes: bool = False
+    # The longest side the transformer's position table reaches (None: no such bound).
+    max_side: int | None = None
+    # Text tokens the pipeline encodes; a longer prompt is cut there (None: not known).
+    max_prompt_tokens: int | None = None
+    # Fewest denoising steps the scheduler can run (2 where it stretches its last step to a
+    # terminal sigma: one step has no last step to stretch).
+    min_steps: int = 1
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,8 @@ class ModelSpec:
     recommended_cache: StepCache | None = None
     # Published adapters `--lora NAME` enables by name.
     adapter_presets: tuple[AdapterPreset, ...] = ()
+    # A tiny random model: the registry family whose shape it has (the tests run the family on it).
+    stands_for: str = ""
 
     def adapter_preset(self, name: str) -> AdapterPreset | None:
         return next((preset for preset in self.adapter_presets if preset.name == name), None)
@@ -212,12 +221,18 @@ class ModelSpec:
             },
             "limits": {
                 "num_frames": f"{lim.frame_step}k+1, {lim.min_frames} to {lim.max_frames}",
+                "frame_step": lim.frame_step,
+                "min_frames": lim.min_frames,
+                "max_frames": lim.max_frames,
                 "size_multiple": lim.size_multiple,
                 "min_pixels": lim.min_pixels,
                 "max_pixels": lim.max_pixels,
+                "min_steps": lim.min_steps,
                 "max_steps": lim.max_steps,
                 "sizes": list(lim.sizes),
                 "only_listed_sizes": lim.only_listed_sizes,
+                "max_side": lim.max_side,
+                "max_prompt_tokens": lim.max_prompt_tokens,
             },
             # Keyed by parallel degree, as strings (the model card is JSON).
             "gpu_memory_gb": {str(degree): gb for degree, gb in (self.gpu_memory_gb() or {}).items()} or None,
@@ -259,6 +274,10 @@ class ModelSpec:
                 f"size: width and height must be multiples of {lim.size_multiple} for {name}; "
                 f"got {size}, nearest: {nearest(width)}x{nearest(height)}",
             )
+        if lim.max_side is not None and max(width, height) > lim.max_side:
+            raise RequestFieldError(
+                "size", f"size: {name} makes sides of at most {lim.max_side} pixels (its position table); got {size}"
+            )
         if not lim.min_pixels <= width * height <= lim.max_pixels:
             listed = f"; published sizes: {', '.join(lim.sizes)}" if lim.sizes else ""
             raise RequestFieldError(
@@ -297,9 +316,10 @@ class ModelSpec:
                 code=ErrorCode.UNSUPPORTED_VALUE,
             )
         steps = knobs.num_inference_steps or d.num_inference_steps
-        if steps > lim.max_steps:
+        if not lim.min_steps <= steps <= lim.max_steps:
             raise RequestFieldError(
-                "num_inference_steps", f"num_inference_steps must be at most {lim.max_steps} for {name}; got {steps}"
+                "num_inference_steps",
+                f"num_inference_steps must be between {lim.min_steps} and {lim.max_steps} for {name}; got {steps}",
             )
         return GenerationParams(
             prompt=knobs.prompt,

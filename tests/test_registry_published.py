@@ -34,7 +34,25 @@ PUBLISHED = {
     "THUDM/CogVideoX-2b": ("CogVideoXPipeline", ("t2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "float16"),
     "THUDM/CogVideoX-5b": ("CogVideoXPipeline", ("t2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "bfloat16"),
     # diffusers LTXPipeline: 704x512, 161 frames at 25 fps, 50 steps, guidance 3; Lightricks: sizes /32, 8k+1.
-    "Lightricks/LTX-Video": ("LTXPipeline", ("t2v",), "704x512", 161, 25, 50, 3.0, None, None, 8, 32, "bfloat16"),
+    "THUDM/CogVideoX-5b-I2V": ("CogVideoXImageToVideoPipeline", ("i2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "bfloat16"),
+    # diffusers LTXPipeline: 704x512, 161 frames at 25 fps, 50 steps, guidance 3; Lightricks: sizes /32, 8k+1;
+    # LTXImageToVideoPipeline runs the same checkpoint with an image.
+    "Lightricks/LTX-Video": ("LTXPipeline", ("t2v", "ti2v"), "704x512", 161, 25, 50, 3.0, None, None, 8, 32, "bfloat16"),
+    # Tencent-Hunyuan/HunyuanVideo-1.5 README: 480p, 121 frames at 24 fps, 50 steps; shift 5 at 480p.
+    "hunyuanvideo-community/HunyuanVideo-1.5-480p_t2v": ("HunyuanVideo15Pipeline", ("t2v",), "848x480", 121, 24, 50, 6.0, None, 5.0, 4, 16, "bfloat16"),
+    "hunyuanvideo-community/HunyuanVideo-1.5-480p_i2v": ("HunyuanVideo15ImageToVideoPipeline", ("i2v",), "848x480", 121, 24, 50, 6.0, None, 5.0, 4, 16, "bfloat16"),
+    # diffusers LTX2Pipeline defaults: 768x512, 121 frames, frame_rate 24, 40 steps, guidance 4.
+    "Lightricks/LTX-2": ("LTX2Pipeline", ("t2v",), "768x512", 121, 24, 40, 4.0, None, None, 8, 32, "bfloat16"),
+    # diffusers SkyReelsV2Pipeline docs: 540P 960x544, 97 frames, 24 fps, 50 steps, guidance 6, shift 8 (T2V).
+    "Skywork/SkyReels-V2-T2V-14B-540P-Diffusers": ("SkyReelsV2Pipeline", ("t2v",), "960x544", 97, 24, 50, 6.0, None, 8.0, 4, 16, "bfloat16"),
+    # diffusers Kandinsky5T2VPipeline docs: 768x512, 121 frames (5 s at 24 fps), 50 steps, guidance 5.
+    "kandinskylab/Kandinsky-5.0-T2V-Lite-sft-5s-Diffusers": ("Kandinsky5T2VPipeline", ("t2v",), "768x512", 121, 24, 50, 5.0, None, None, 4, 16, "bfloat16"),
+    # sglang's configs for the step-distilled Wan: FastWan 3 DMD steps (shift 8 for 2.1, 5 for 2.2,
+    # 61 frames for 2.1); TurboWan 4 steps, shift 8. No CFG.
+    "FastVideo/FastWan2.1-T2V-1.3B-Diffusers": ("WanDMDPipeline", ("t2v",), "832x480", 61, 16, 3, 1.0, None, 8.0, 4, 16, "bfloat16"),
+    "FastVideo/FastWan2.2-TI2V-5B-FullAttn-Diffusers": ("WanDMDPipeline", ("t2v", "ti2v"), "1280x704", 121, 24, 3, 1.0, None, 5.0, 4, 32, "bfloat16"),
+    "IPostYellow/TurboWan2.1-T2V-1.3B-Diffusers": ("WanPipeline", ("t2v",), "832x480", 81, 16, 4, 1.0, None, 8.0, 4, 16, "bfloat16"),
+    "IPostYellow/TurboWan2.1-T2V-14B-Diffusers": ("WanPipeline", ("t2v",), "832x480", 81, 16, 4, 1.0, None, 8.0, 4, 16, "bfloat16"),
     # Text-to-image. black-forest-labs/flux README, diffusers FluxPipeline docs: schnell 4 steps, guidance 0;
     # dev 50 steps, guidance 3.5; 1024x1024; VAE 8x with 2x2 patches (sizes /16).
     "black-forest-labs/FLUX.1-schnell": ("FluxPipeline", ("t2i",), "1024x1024", 1, 1, 4, 0.0, None, None, 1, 16, "bfloat16"),
@@ -46,10 +64,18 @@ PUBLISHED = {
     "framecast/tiny-random-flux": ("FluxPipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),
     # framecast's no-model backend for measurements (components/backends/synthetic_backend.py).
     "framecast/synthetic": ("", ("t2v",), "832x480", 81, 16, 4, 5.0, None, None, 4, 16, "float32"),
-    # framecast's own test model (components/tiny_model.py).
+    # framecast's own test models (components/tiny_model/).
     "framecast/tiny-random-wan2.1-t2v": ("WanPipeline", ("t2v", "t2i"), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
     "framecast/tiny-random-wan2.1-i2v": ("WanImageToVideoPipeline", ("i2v",), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
     "framecast/tiny-random-wan2.2-ti2v": ("WanPipeline", ("t2v", "ti2v", "t2i"), "64x64", 9, 8, 4, 5.0, None, 5.0, 4, 32, "float32"),
+    # The other tiny models follow their families' rules (frames, size multiple, guidance, shift).
+    "framecast/tiny-random-wan2.2-a14b": ("WanPipeline", ("t2v", "t2i"), "64x64", 9, 8, 4, 4.0, 3.0, 12.0, 4, 16, "float32"),
+    "framecast/tiny-random-cogvideox": ("CogVideoXPipeline", ("t2v",), "64x64", 9, 8, 4, 6.0, None, None, 8, 16, "float32"),
+    "framecast/tiny-random-cogvideox-i2v": ("CogVideoXImageToVideoPipeline", ("i2v",), "64x64", 9, 8, 4, 6.0, None, None, 8, 16, "float32"),
+    "framecast/tiny-random-ltx-video": ("LTXPipeline", ("t2v", "ti2v"), "64x64", 9, 25, 4, 3.0, None, None, 8, 32, "float32"),
+    "framecast/tiny-random-hunyuanvideo": ("HunyuanVideoPipeline", ("t2v",), "64x64", 9, 24, 4, 6.0, None, 7.0, 4, 16, "float32"),
+    "framecast/tiny-random-qwen-image": ("QwenImagePipeline", ("t2i",), "64x64", 1, 1, 4, 4.0, None, None, 1, 16, "float32"),
+    "framecast/tiny-random-sd3.5": ("StableDiffusion3Pipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),
 }
 
 # Published sizes and lengths where the authors limit them.
@@ -60,8 +86,9 @@ PUBLISHED_SIZES = {
     "Wan-AI/Wan2.2-T2V-A14B-Diffusers": {"1280x720", "720x1280", "832x480", "480x832"},
     "THUDM/CogVideoX-2b": {"720x480"},
     "THUDM/CogVideoX-5b": {"720x480"},
+    "THUDM/CogVideoX-5b-I2V": {"720x480"},
 }
-PUBLISHED_MAX_FRAMES = {"THUDM/CogVideoX-2b": 49, "THUDM/CogVideoX-5b": 49, "Lightricks/LTX-Video": 257, "Wan-AI/Wan2.2-TI2V-5B-Diffusers": 121}
+PUBLISHED_MAX_FRAMES = {"THUDM/CogVideoX-2b": 49, "THUDM/CogVideoX-5b": 49, "THUDM/CogVideoX-5b-I2V": 49, "Lightricks/LTX-Video": 257, "Wan-AI/Wan2.2-TI2V-5B-Diffusers": 121}
 
 WAN_NEGATIVE_PROMPT_START = "色调艳丽，过曝，静态，细节模糊不清"
 NAMES = [spec.id for spec in REGISTRY]

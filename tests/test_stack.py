@@ -171,7 +171,10 @@ def test_models_lists_the_served_model_with_its_workers(stack):
     (model,) = httpx.get(f"{stack.base_url}/v1/models").json()["data"]
     assert model["id"] == MODEL and model["object"] == "model" and model["workers"] == 2
     assert model["defaults"]["num_frames"] == 9 and model["defaults"]["size"] == "64x64"
-    assert model["limits"]["num_frames"] == "4k+1, 1 to 129" and model["limits"]["size_multiple"] == 16
+    # The registry says up to 129 frames; the tiny transformer's rotary table numbers 32 latent
+    # frames, so the worker publishes what its pipeline can run.
+    assert model["limits"]["num_frames"] == "4k+1, 1 to 125" and model["limits"]["size_multiple"] == 16
+    assert model["limits"]["max_side"] == 512 and model["limits"]["max_prompt_tokens"] == 512
     assert model["tasks"] == ["t2v", "t2i"] and model["support"] == "ready" and model["backends"] == ["diffusers"]
     assert model["spec_id"] == "framecast/tiny-random-wan2.1-t2v"
     health = httpx.get(f"{stack.base_url}/health")

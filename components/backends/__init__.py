@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from framecast.components.backends.options import BackendOptions
-from framecast.components.registry import GenerationParams
+from framecast.components.registry import GenerationParams, Limits
 from framecast.protocol import Stage
 
 # Module of each backend; imported lazily so a worker never loads what it does not run.
@@ -48,6 +48,11 @@ class VideoBackend(Protocol):
     name: str
     # Whether load_adapter can work here (the worker refuses --lora at start otherwise).
     takes_adapters: bool
+
+    def limits(self, declared: Limits) -> Limits:
+        """The registry's limits for the model, narrowed to what the loaded pipeline can run (the
+        request check uses these)."""
+        ...
 
     def describe(self) -> dict:
         """The effective settings (device, dtype, parallelism, offload) for /v1/runtime."""

@@ -3,26 +3,77 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import logging
+import math
 import time
 
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
-from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
+from framecast.components.backends import BackendOptions, GeneratedVideo, GenerationFailed, ProgressCallback
 from framecast.components.backends.diffusers_caching import BlockCounter, StepCacher
 from framecast.components.backends.schedulers import starting_at_the_first_timestep
-from framecast.components.registry import GenerationParams
+from framecast.components.registry import GenerationParams, Limits
 from framecast.protocol import Stage
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-# A text-to-video pipeline whose model also takes an image (Wan2.2 TI2V) -> the diffusers
-# pipeline that runs the same modules with an image.
-_IMAGE_PIPELINES = {"WanPipeline": "WanImageToVideoPipeline"}
+# A text-to-video pipeline whose model also takes an image (Wan2.2 TI2V, LTX-Video) -> the
+# diffusers pipeline that runs the same modules with an image.
+_IMAGE_PIPELINES = {"WanPipeline": "WanImageToVideoPipeline", "LTXPipeline": "LTXImageToVideoPipeline"}
+
+
+def _first_attribute(source, *names: str):
+    return next((value for name in names if (value := getattr(source, name, None)) is not None), None)
+
+
+def _spatial_patch(transformer) -> int:
+    config = transformer.config
+    patch = config.get("patch_size") or 1
+    return int(patch[-1] if isinstance(patch, (list, tuple)) else patch)
+
+
+def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
+    """The registry's limits narrowed to what this pipeline can run, read from its modules:
+    sizes a multiple of the VAE's spatial compression times the transformer's patch, frame
+    counts a multiple of the VAE's temporal compression apart, no more steps than the
+    scheduler has training timesteps and at least two where it stretches its sigmas to a terminal value, no side or frame count past the transformer's position
+    table (Wan's rotary table, SD3's positional embedding); and the prompt tokens it encodes."""
+    transformer = pipeline.transformer
+    config = transformer.config
+    spatial = _first_attribute(pipeline, "vae_scale_factor_spatial", "vae_spatial_compression_ratio", "vae_scale_factor") or 1
+    temporal = _first_attribute(pipeline, "vae_scale_factor_temporal", "vae_temporal_compression_ratio") or 1
+    patch = _spatial_patch(transformer)
+    limits = dataclasses.replace(
+        declared,
+        size_multiple=math.lcm(declared.size_multiple, int(spatial) * patch),
+        max_steps=min(declared.max_steps, int(pipeline.scheduler.config.get("num_train_timesteps") or declared.max_steps)),
+    )
+    if makes_video:
+        limits = dataclasses.replace(limits, frame_step=math.lcm(limits.frame_step, int(temporal)))
+    positions = config.get("rope_max_seq_len") or config.get("pos_embed_max_size")
+    if positions:
+        max_side = int(positions) * patch * int(spatial)
+        limits = dataclasses.replace(limits, max_side=min(max_side, limits.max_side or max_side))
+        if makes_video and config.get("rope_max_seq_len"):
+            # The rotary table also numbers latent frames.
+            most = (int(positions) - 1) * int(temporal) + 1
+            most -= (most - 1) % limits.frame_step
+            limits = dataclasses.replace(limits, max_frames=min(limits.max_frames, most))
+    if pipeline.scheduler.config.get("shift_terminal"):
+        # Its sigmas are stretched so the last lands on shift_terminal; with one step the stretch
+        # divides zero by zero and the run is NaN.
+        limits = dataclasses.replace(limits, min_steps=max(limits.min_steps, 2))
+    prompt_tokens = inspect.signature(pipeline.__call__).parameters.get("max_sequence_length")
+    if prompt_tokens is not None and isinstance(prompt_tokens.default, int):
+        limits = dataclasses.replace(limits, max_prompt_tokens=prompt_tokens.default)
+    if limits != declared:
+        log.info("limits read from the pipeline: %s", {k: v for k, v in dataclasses.asdict(limits).items() if dataclasses.asdict(declared)[k] != v})
+    return limits
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -87,6 +138,16 @@ class DiffusersBackend:
             raise ValueError(f"{options.model_path} holds a {type(self.pipeline).__name__}, not a video pipeline")
         self._takes_step_callback = "callback_on_step_end" in call_parameters
         self._takes_guidance_2 = "guidance_scale_2" in call_parameters
+        # A model with true CFG and no embedded guidance (Qwen-Image) takes its CFG scale as
+        # true_cfg_scale, its guidance_scale left unset (None) for guidance-distilled variants.
+        guidance = call_parameters.get("guidance_scale")
+        self._cfg_parameter = (
+            "true_cfg_scale"
+            if "true_cfg_scale" in call_parameters and (guidance is None or guidance.default is None)
+            else "guidance_scale"
+        )
+        # LTX-Video scales its rotary positions in time by the frame rate.
+        self._takes_frame_rate = "frame_rate" in call_parameters
         self._takes_image = "image" in call_parameters
         self.pipeline.scheduler = starting_at_the_first_timestep(self.pipeline.scheduler)
         flow_shift = options.flow_shift_or_default
@@ -131,14 +192,16 @@ class DiffusersBackend:
         name = _IMAGE_PIPELINES.get(type(self.pipeline).__name__)
         if name is None:
             raise ValueError(f"{self.options.model_path}: no image pipeline is known for {type(self.pipeline).__name__}")
-        config = self.pipeline.config
-        pipeline = getattr(diffusers, name)(
-            **self.pipeline.components,
-            boundary_ratio=config.get("boundary_ratio"),
-            expand_timesteps=config.get("expand_timesteps", False),
-        )
+        image_class = getattr(diffusers, name)
+        accepted = inspect.signature(image_class.__init__).parameters
+        # The modules, and the settings both classes have (Wan's boundary and per-token timesteps).
+        settings = {key: value for key, value in self.pipeline.config.items() if key in accepted and not key.startswith("_")}
+        pipeline = image_class(**(settings | self.pipeline.components))
         pipeline.set_progress_bar_config(disable=True)
         return pipeline
+
+    def limits(self, declared: Limits) -> Limits:
+        return pipeline_limits(self.pipeline, declared, self._makes_video)
 
     def describe(self) -> dict:
         return {
@@ -167,7 +230,7 @@ class DiffusersBackend:
         with torch.inference_mode():
             self.pipeline(
                 prompt="calibration", height=d.height, width=d.width, num_inference_steps=d.num_inference_steps,
-                guidance_scale=d.guidance_scale, generator=torch.Generator("cpu").manual_seed(0), output_type="latent", **extra,
+                generator=torch.Generator("cpu").manual_seed(0), output_type="latent", **{self._cfg_parameter: d.guidance_scale}, **extra,
             )  # fmt: skip
 
     # -- adapters -----------------------------------------------------------------------------
@@ -210,6 +273,9 @@ class DiffusersBackend:
             extra["callback_on_step_end"] = after_step
         if params.guidance_scale_2 is not None and self._takes_guidance_2:
             extra["guidance_scale_2"] = params.guidance_scale_2
+        if self._takes_frame_rate:
+            extra["frame_rate"] = params.fps
+        extra[self._cfg_parameter] = params.guidance_scale
         on_progress(Stage.TEXT_ENCODING, None, None)
         # The transformer's first call ends text encoding: step 0 of denoising starts there.
         denoising_started = False
@@ -241,7 +307,6 @@ class DiffusersBackend:
                 height=params.height,
                 width=params.width,
                 num_inference_steps=params.num_inference_steps,
-                guidance_scale=params.guidance_scale,
                 generator=generator,
                 output_type="np",
                 **extra,
@@ -250,6 +315,9 @@ class DiffusersBackend:
         # Videos (count, frames, h, w, 3) or images (count, h, w, 3): frames in one row.
         frames = np.asarray(output.frames if self._makes_video else output.images)
         frames = frames.reshape(-1, *frames.shape[-3:])
+        if frames.dtype != np.uint8 and not np.isfinite(frames).all():
+            # Cast to bytes, NaN turns black: a video that looks made but is not.
+            raise GenerationFailed(f"{type(pipeline).__name__} produced values that are not finite (NaN or infinity)")
         if frames.dtype != np.uint8:
             frames = (frames * 255.0).round().clip(0, 255).astype(np.uint8)
         return GeneratedVideo(frames, elapsed, block_evaluations=self._blocks.take() if not self.options.model.compile else None)

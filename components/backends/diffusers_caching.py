@@ -8,8 +8,8 @@ What the hooks do on Wan, checked with diffusers 0.37 (the reasons for the choic
   ratios the worker calibrates once at start-up (a generation that skips nothing) and uses the
   ratios it measured. Its step count is part of the config: a request with another count
   re-enables it with that count.
-- FasterCache expects both CFG branches in one batch; Wan runs them as two calls and FasterCache
-  fails there, so it is refused for Wan pipelines.
+- FasterCache expects both CFG branches in one batch; Wan and Qwen-Image run them as two calls and
+  FasterCache fails there, so it is refused for those pipelines.
 - Hook state is reset only at the end of a pipeline call that returns; a cancelled call
   (an exception from the step callback) leaves it behind, so it is reset before every call.
 """
@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 _DEFAULT_THRESHOLD = {"first-block": 0.05, "mag": 0.06}
 _DEFAULT_INTERVAL = 2
 _DEFAULT_WARMUP = 1
-# Pipelines that run the two CFG branches as separate transformer calls.
-_SEPARATE_CFG_PIPELINES = re.compile(r"^Wan")
+# Pipelines that run the two CFG branches as separate transformer calls (Qwen-Image's true CFG
+# too: its branches even differ in text length).
+_SEPARATE_CFG_PIPELINES = re.compile(r"^(Wan|QwenImage)")
 
 
 def block_lists(transformer: torch.nn.Module) -> list[str]:

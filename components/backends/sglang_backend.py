@@ -22,7 +22,7 @@ from framecast.components.backends import (
     GenerationFailed,
     ProgressCallback,
 )
-from framecast.components.registry import GenerationParams, StepCache
+from framecast.components.registry import GenerationParams, Limits, StepCache
 from framecast.protocol import Stage
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,10 @@ class SglangBackend:
         self.generator = DiffGenerator.from_pretrained(**self.kwargs)
         self.startup_s = time.perf_counter() - started
         log.info("DiffGenerator ready in %.1fs (%s pipeline)", self.startup_s, self.kwargs["backend"])
+
+    def limits(self, declared: Limits) -> Limits:
+        # sglang checks sizes and frames against its own pipeline config when it generates.
+        return declared
 
     def describe(self) -> dict:
         keys = ("backend", "num_gpus", "tp_size", "sp_degree", "ulysses_degree", "ring_degree", "enable_cfg_parallel")

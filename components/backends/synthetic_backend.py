@@ -14,7 +14,7 @@ import numpy as np
 
 from framecast.components.backends import BackendOptions, GeneratedVideo, ProgressCallback
 from framecast.components.encoding import EncoderSettings, encode_mp4
-from framecast.components.registry import GenerationParams
+from framecast.components.registry import GenerationParams, Limits
 from framecast.protocol import Stage
 
 def synthetic_frames(count: int, height: int, width: int, content: str, seed: int) -> np.ndarray:
@@ -48,6 +48,10 @@ class SyntheticBackend:
         # Adapters have no weights here: loading one only takes the simulated time.
         self.adapter_load_s = options.synthetic.synthetic_adapter_load_s or 0.0
         self.adapters: set[str] = set()
+
+    def limits(self, declared: Limits) -> Limits:
+        # Frames are drawn, not denoised: the registry's limits are the only ones.
+        return declared
 
     def describe(self) -> dict:
         return {

@@ -39,9 +39,25 @@ def main(argv: list[str] | None = None) -> int:
     gpus = ", ".join(f"{gpu.name} {gpu.memory_gb:g} GB" for gpu in hardware.gpus) or "no GPU"
     print(f"this machine: {hardware.cpu_count} CPUs, {hardware.memory_gb:g} GB RAM, {gpus}; backends: "
           + ", ".join(name for name, present in hardware.backends.items() if present))  # fmt: skip
+    tiny: dict[str, list[str]] = {}
     for spec in REGISTRY:
-        judged = support(spec, hardware)
-        print(f"{spec.id:40} {'/'.join(spec.tasks):8} {judged.level:14} {judged.reason}")
+        if spec.stands_for:
+            tiny.setdefault(spec.stands_for, []).append(spec.id)
+    families: dict[str, list] = {}
+    for spec in REGISTRY:
+        if not spec.stands_for:
+            families.setdefault(spec.family, []).append(spec)
+    for family, specs in families.items():
+        stand_ins = tiny.get(family)
+        note = f"tiny models in the tests: {', '.join(stand_ins)}" if stand_ins else "no tiny model yet"
+        print(f"\n{family} ({note if specs[0].footprint else 'no model to load'})")
+        for spec in specs:
+            judged = support(spec, hardware)
+            print(f"  {spec.id:54} {'/'.join(spec.tasks):12} {','.join(spec.backends):17} {judged.level:14} {judged.reason}")
+    tiny_models = [spec for spec in REGISTRY if spec.stands_for]
+    print("\ntiny random models (built offline: python -m framecast.components.tiny_model --kind KIND)")
+    for spec in tiny_models:
+        print(f"  {spec.id:54} {'/'.join(spec.tasks):12} {','.join(spec.backends):17} stands for {spec.stands_for}")
     return 0
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from framecast.components.tiny_model import main
+
+sys.exit(main())
