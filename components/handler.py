@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from framecast.components.adapters import AdapterSet
-from framecast.components.backends import GeneratedVideo, GenerationCancelled, VideoBackend
+from framecast.components.backends import GeneratedVideo, GenerationCancelled, GenerationFailed, VideoBackend
 from framecast.components.encoding import EncoderSettings, encode_image, encode_mp4
 from framecast.components.hold import StageHold
 from framecast.components.inputs import InputImages, closest_size, fit_image
@@ -128,6 +128,7 @@ class VideoRequestHandler:
         self.encoder = encoder or EncoderSettings()
         self._generation_slots = asyncio.Semaphore(max_concurrent)
         self._in_flight = 0
+        self._idle_since = time.monotonic()
         self._idle = asyncio.Event()
         self._idle.set()
         self.draining = False
@@ -153,6 +154,11 @@ class VideoRequestHandler:
     def close(self) -> None:
         self._generator_thread.shutdown(wait=False)
 
+    async def generate_canary(self, params: GenerationParams) -> None:
+        """One generation outside any request, on the generation thread (after the request in
+        hand, if any): the canary. Raises what the generation raised."""
+        await self.on_generator_thread(self._generate_locked, params, lambda stage, step, total: None)
+
     def start_draining(self) -> None:
         """Refuse new requests (the frontend sends them elsewhere); finish those in hand."""
         self.draining = True
@@ -160,6 +166,10 @@ class VideoRequestHandler:
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    def idle_for(self) -> float:
+        """Seconds since the last request in hand finished (0 while one is)."""
+        return 0.0 if self._in_flight else time.monotonic() - self._idle_since
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
@@ -175,6 +185,7 @@ class VideoRequestHandler:
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
+                self._idle_since = time.monotonic()
                 self._idle.set()
 
     async def _generate(self, request: dict[str, Any], context: Any) -> AsyncIterator[WorkerVideoMessage]:
@@ -359,6 +370,8 @@ class VideoRequestHandler:
 
     def _generate_locked(self, params: GenerationParams, report) -> GeneratedVideo:
         with self._generator_lock:
+            if (fault := self.hold.injected_failure()) is not None:
+                raise GenerationFailed(fault)
             if params.adapters:
                 self.adapters.prepare([name for name, _ in params.adapters])
             return self.backend.generate(params, report)

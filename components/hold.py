@@ -5,6 +5,9 @@ machine is. With `--hold-file PATH`, a worker that reaches a stage named in PATH
 line or word: denoising, decoding, encoding, storing; or loading, before the worker loads its
 model) waits there until the file is removed or no longer names that stage. A hold in denoising happens after a step is done, so the job is
 really in that stage. The request still answers cancellation while held, and keepalives go on.
+
+One fault too: while the file names `fail-generation`, every generation (a request's or the
+canary's) fails at once, as a broken GPU would make it fail.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.02
+FAIL_GENERATION = "fail-generation"
 
 
 class StageHold:
@@ -35,6 +39,12 @@ class StageHold:
     def _announce(self, request_id: str, stage: str, step: int | None) -> None:
         where = f"{stage} step {step}" if step is not None else stage
         log.info("request %s held at %s (hold file %s)", request_id, where, self.path)
+
+    def injected_failure(self) -> str | None:
+        """The message of an injected generation failure, or None."""
+        if self._holds(FAIL_GENERATION):
+            return f"injected fault: the hold file {self.path} says {FAIL_GENERATION}"
+        return None
 
     def wait(self, request_id: str, stage: str, step: int | None, stop: threading.Event) -> None:
         """Blocking form, for the generation thread."""

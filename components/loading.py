@@ -122,8 +122,9 @@ class _Announcer:
 
 
 class AdapterAnnouncer(_Announcer):
-    """A serving worker's adapters: rewritten when the ones it holds loaded change. Frontends
-    route adapter jobs by it, besides what the worker's answers to them say."""
+    """A serving worker's adapters and canary: rewritten when the adapters it holds loaded or
+    its canary's outcome change. Frontends route by it, besides what the worker's answers to
+    them say."""
 
     what = "adapter notice"
 
@@ -134,6 +135,9 @@ class AdapterAnnouncer(_Announcer):
     async def publish(self, loaded: list[str]) -> None:
         if loaded != self.notice.loaded:
             await self._change(loaded=list(loaded))
+
+    async def publish_canary(self, error: str | None, at: float | None) -> None:
+        await self._change(canary_error=error, canary_at=at)
 
 
 class LoadingAnnouncer(_Announcer):

@@ -67,10 +67,16 @@ class WorkerOptions:
     lora_max_loaded: int = option(4, "LoRA adapters held loaded at once; the least recently used is unloaded first")
     ignore_support: bool = option(False, "start even when the registry judges this machine unable to run the model")
     drain_timeout: float = option(600.0, "seconds a stopping worker waits for requests in hand before exiting")
+    canary_interval: float = option(
+        600.0,
+        "seconds between canaries (one minimal generation) while the worker is idle; one also runs before it "
+        "registers, and a failing one takes the worker out of routing until one passes (0: no canary)",
+    )
     hold_file: str | None = option(
         None,
         "test and fault-drill hook: while this file exists and names a stage (denoising, decoding, encoding, "
-        "storing), requests wait in that stage; a test paces kills and cancellations with it",
+        "storing), requests wait in that stage; a test paces kills and cancellations with it; while it says "
+        "fail-generation, every generation fails (the canary's too)",
     )
     log_level: str = option("INFO", "log level: DEBUG, INFO, WARNING or ERROR")
 
@@ -148,15 +154,27 @@ async def serve(args: argparse.Namespace) -> None:
         await announcer.finish()
     if registered is None:
         return
-    handler, runtime, endpoint, serving, backend = registered
+    handler, runtime, endpoint, serving, backend, canary = registered
     adapter_notice = None
-    if handler.adapters:
+    if handler.adapters or canary is not None:
         adapter_notice = AdapterAnnouncer(
             args.discovery, args.namespace, f"{endpoint.connection_id():x}", os.environ.get("ETCD_ENDPOINTS"), os.environ.get("DYN_FILE_KV")
         )  # fmt: skip
         await adapter_notice.start()
         handler.on_adapters_loaded = adapter_notice.publish
+    canary_task = None
+    if canary is not None:
+
+        async def canary_changed(canary) -> None:
+            runtime.set_health_status(canary.healthy)
+            await adapter_notice.publish_canary(canary.error, canary.checked_at)
+
+        canary.on_change(canary_changed)
+        await canary_changed(canary)
+        canary_task = asyncio.ensure_future(canary.run())
     await stopping.wait()
+    if canary_task is not None:
+        canary_task.cancel()
     handler.start_draining()
     runtime.set_health_status(False)
     log.info("stopping: unregistering, then finishing %d request(s) in hand", handler.in_flight)
@@ -185,6 +203,7 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
 
     from framecast.components.adapters import AdapterSet, parse_adapter_flags
     from framecast.components.backends import load_backend
+    from framecast.components.canary import Canary
     from framecast.components.encoding import EncoderSettings
     from framecast.components.handler import VideoRequestHandler
     from framecast.components.hardware import detect_hardware
@@ -236,6 +255,12 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
     if options.model.compile:
         await announcer.stage("compiling", backend_name)
         await handler.on_generator_thread(warm_up, backend, spec)
+    canary = None
+    if args.canary_interval > 0:
+        canary = Canary(spec, handler.generate_canary, handler.idle_for, args.canary_interval)
+        await announcer.stage("canary", backend_name)
+        # It registers either way: a failing worker shows in /v1/runtime with the failure, out of routing.
+        await canary.check()
     await announcer.stage("registering", backend_name)
 
     runtime = DistributedRuntime(loop, args.discovery, "tcp")
@@ -273,13 +298,14 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
             ).model_dump(mode="json")
         },
     )
-    # The runtime's status server (DYN_SYSTEM_PORT: /health, /live) reports ready from now on.
-    runtime.set_health_status(True)
+    # The runtime's status server (DYN_SYSTEM_PORT: /health, /live) reports ready from now on,
+    # unless the canary failed.
+    runtime.set_health_status(canary is None or canary.healthy)
     log.info(
         "framecast worker ready: model %s, backend %s, instance %x, namespace %s, outputs %s",
         name, backend.name, endpoint.connection_id(), args.namespace, fs_url,
     )
-    return handler, runtime, endpoint, serving, backend
+    return handler, runtime, endpoint, serving, backend, canary
 
 
 def model_aliases(args: argparse.Namespace, spec, name: str) -> list[str]:

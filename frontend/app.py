@@ -168,7 +168,8 @@ def create_app(settings: FrontendSettings) -> FastAPI:
     @app.get("/v1/runtime")
     async def runtime_profile(request: Request) -> dict:
         """Each live worker: its model, backend, hardware, effective load policy and the adapters
-        it holds loaded (as this frontend knows); and each worker still loading its model."""
+        it holds loaded (as this frontend knows); each worker out of routing because its canary
+        fails, with the failure; and each worker still loading its model."""
         directory = request.app.state.directory
         models = directory.models()
         serving = [
@@ -183,6 +184,17 @@ def create_app(settings: FrontendSettings) -> FastAPI:
             for name, model in sorted(models.items())
             for instance in model.instances
         ]
+        failing = [
+            {
+                "instance": f"{instance.instance_id:x}",
+                "status": "failing canary",
+                "model": instance.model,
+                "backend": instance.backend,
+                "canary_error": error,
+                **instance.card.model_dump(include={"support", "hardware", "load_policy"}),
+            }
+            for instance, error in directory.failing_canary()
+        ]
         loading = [
             {
                 "instance": None,
@@ -191,6 +203,6 @@ def create_app(settings: FrontendSettings) -> FastAPI:
             }
             for notice in await request.app.state.loading.notices()
         ]
-        return {"object": "list", "data": serving + loading}
+        return {"object": "list", "data": serving + failing + loading}
 
     return app

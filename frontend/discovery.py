@@ -217,6 +217,10 @@ class WorkerDirectory:
         # answer to this frontend, or in its notice (which all frontends read).
         self._adapters_loaded: dict[int, tuple[frozenset[str], float]] = {}
         self._adapter_reader: asyncio.Task | None = None
+        # Instances whose latest canary failed (its message), from their notices: out of routing;
+        # and those of them live as of the latest models(), for /v1/runtime.
+        self._canary_failures: dict[int, str] = {}
+        self._failing: dict[int, tuple[WorkerInstance, str]] = {}
 
     async def start(self) -> None:
         try:
@@ -293,10 +297,12 @@ class WorkerDirectory:
         return False
 
     def models(self) -> dict[str, ServedModel]:
-        """Snapshot: each served model with its live instances (listed, and not lost)."""
+        """Snapshot: each served model with its live instances (listed, not lost, and not
+        failing their canary)."""
         served: dict[str, ServedModel] = {}
         parsed: dict[tuple[int, str], WorkerInstance | None] = {}
         instance_views: dict[int, _ModelEndpoint] = {}
+        failing: dict[int, tuple[WorkerInstance, str]] = {}
         for view in self._views.values():
             live = set(view.client.instance_ids())
             for key, card_json in view.cards.get_model_cards().items():
@@ -310,10 +316,15 @@ class WorkerDirectory:
                 cache_key = (instance_id, card_json)
                 instance = self._parsed.get(cache_key) or _parse_card(instance_id, card_json)
                 parsed[cache_key] = instance
-                if instance is not None:
-                    served.setdefault(instance.model, ServedModel(instance.model)).instances.append(instance)
+                if instance is None:
+                    continue
+                if instance_id in self._canary_failures:
+                    failing[instance_id] = (instance, self._canary_failures[instance_id])
+                    continue
+                served.setdefault(instance.model, ServedModel(instance.model)).instances.append(instance)
         self._parsed = parsed
         self._instance_views = instance_views
+        self._failing = failing
         for model in served.values():
             model.instances.sort(key=lambda instance: instance.instance_id)
             for name in (model.name, *model.aliases):
@@ -355,11 +366,25 @@ class WorkerDirectory:
 
     async def _read_adapter_notices(self, interval_s: float = 1.0) -> None:
         """What workers published (each after a change), so a job goes where its adapter is even
-        when another frontend sent the job that loaded it."""
+        when another frontend sent the job that loaded it, and none goes to a worker whose
+        canary fails."""
         while True:
-            for instance_id, (loaded, said_at) in (await self._adapter_board.loaded()).items():
-                self.note_adapters(instance_id, sorted(loaded), said_at)
+            try:
+                notices = await self._adapter_board.by_instance()
+            except Exception as error:  # the store may be down a while; routing goes on as it was
+                log.warning("could not read the workers' notices: %s", error)
+                notices = None
+            if notices is not None:
+                for instance_id, notice in notices.items():
+                    self.note_adapters(instance_id, sorted(notice.loaded), notice.updated_at)
+                self._canary_failures = {
+                    instance_id: notice.canary_error for instance_id, notice in notices.items() if notice.canary_error
+                }
             await asyncio.sleep(interval_s)
+
+    def failing_canary(self) -> list[tuple[WorkerInstance, str]]:
+        """Live workers out of routing because their latest canary failed, with its message."""
+        return sorted(self._failing.values(), key=lambda failing: failing[0].instance_id)
 
     def served_model(self, model: str | None, route: str | None = None) -> ServedModel:
         """The model a request names, by its served name or an alias (None: the only one

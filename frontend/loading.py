@@ -83,12 +83,12 @@ class LoadingBoard(_NoticeBoard):
 class AdapterBoard(_NoticeBoard):
     kind, place = AdapterNotice, ADAPTER_NOTICES
 
-    async def loaded(self) -> dict[int, tuple[frozenset[str], float]]:
-        """Instance id -> (the adapters it holds loaded, when it said so)."""
+    async def by_instance(self) -> dict[int, AdapterNotice]:
+        """Instance id -> its worker's notice (adapters held loaded, latest canary)."""
         found = {}
         for notice in await self._read():
             try:
-                found[int(notice.instance_id, 16)] = (frozenset(notice.loaded), notice.updated_at)
+                found[int(notice.instance_id, 16)] = notice
             except ValueError:
                 continue
         return found

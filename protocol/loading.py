@@ -47,8 +47,13 @@ ADAPTER_NOTICES = NoticePlace("adapters")
 
 
 class AdapterNotice(BaseModel):
-    """The LoRA adapters one serving worker holds loaded (frontends route adapter jobs by it)."""
+    """What one serving worker says of itself to every frontend: the LoRA adapters it holds
+    loaded (frontends route adapter jobs by it) and its latest canary (a failing one takes it
+    out of routing)."""
 
     instance_id: str  # the worker's Dynamo instance id, hex
     loaded: list[str]
     updated_at: float
+    # The latest canary's failure (None: it passed, or the worker runs none), and when it ran.
+    canary_error: str | None = None
+    canary_at: float | None = None

@@ -316,10 +316,14 @@ class ModelSpec:
                 code=ErrorCode.UNSUPPORTED_VALUE,
             )
         steps = knobs.num_inference_steps or d.num_inference_steps
-        if not lim.min_steps <= steps <= lim.max_steps:
+        if steps > lim.max_steps:
+            raise RequestFieldError(
+                "num_inference_steps", f"num_inference_steps must be at most {lim.max_steps} for {name}; got {steps}"
+            )
+        if steps < lim.min_steps:
             raise RequestFieldError(
                 "num_inference_steps",
-                f"num_inference_steps must be between {lim.min_steps} and {lim.max_steps} for {name}; got {steps}",
+                f"num_inference_steps must be at least {lim.min_steps} for {name} (its scheduler stretches the last step); got {steps}",
             )
         return GenerationParams(
             prompt=knobs.prompt,

@@ -229,7 +229,7 @@ class DiffusersBackend:
             extra["image"] = Image.new("RGB", (d.width, d.height), (128, 128, 128))
         with torch.inference_mode():
             self.pipeline(
-                prompt="calibration", height=d.height, width=d.width, num_inference_steps=d.num_inference_steps,
+                prompt="calibration", negative_prompt=d.negative_prompt, height=d.height, width=d.width, num_inference_steps=d.num_inference_steps,
                 generator=torch.Generator("cpu").manual_seed(0), output_type="latent", **{self._cfg_parameter: d.guidance_scale}, **extra,
             )  # fmt: skip
 
