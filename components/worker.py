@@ -32,6 +32,8 @@ from framecast.components.backends.options import (
 from framecast.protocol import (
     MODEL_CARD_KEY,
     WORKER_CARD_KEY,
+    GenerationKnobs,
+    RequestFieldError,
     Support,
     WorkerCard,
     add_discovery_arguments,
@@ -243,6 +245,10 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
         raise ValueError(f"--lora: the {backend.name} backend takes no adapters here; run --backend diffusers")
     # Requests are checked against what the loaded pipeline can run, not only the table.
     spec = dataclasses.replace(spec, limits=backend.limits(spec.limits))
+    try:
+        spec.resolve(GenerationKnobs(prompt="defaults", seed=0), name, single_frame=not spec.makes_video)
+    except RequestFieldError as error:
+        log.warning("a request at the model's defaults will be refused by what the loaded pipeline runs: %s", error.message)
     metrics = WorkerMetrics(name)
     adapters = AdapterSet(
         adapter_sources, backend.load_adapter, backend.unload_adapter, args.lora_max_loaded, metrics.observe_adapter_load

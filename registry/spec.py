@@ -274,16 +274,16 @@ class ModelSpec:
                 f"size: width and height must be multiples of {lim.size_multiple} for {name}; "
                 f"got {size}, nearest: {nearest(width)}x{nearest(height)}",
             )
-        if lim.max_side is not None and max(width, height) > lim.max_side:
-            raise RequestFieldError(
-                "size", f"size: {name} makes sides of at most {lim.max_side} pixels (its position table); got {size}"
-            )
         if not lim.min_pixels <= width * height <= lim.max_pixels:
             listed = f"; published sizes: {', '.join(lim.sizes)}" if lim.sizes else ""
             raise RequestFieldError(
                 "size",
                 f"size: width x height must be between {lim.min_pixels} and {lim.max_pixels} pixels for {name}; "
                 f"got {size} ({width * height}){listed}",
+            )
+        if lim.max_side is not None and max(width, height) > lim.max_side:
+            raise RequestFieldError(
+                "size", f"size: {name} makes sides of at most {lim.max_side} pixels (its position table); got {size}"
             )
 
     def resolve(self, knobs: GenerationKnobs, name: str, single_frame: bool = False) -> GenerationParams:
@@ -306,15 +306,6 @@ class ModelSpec:
                 )
         else:
             num_frames = d.num_frames
-        width, height = knobs.width or d.width, knobs.height or d.height
-        self._check_size(width, height, name)
-        if knobs.guidance_scale_2 is not None and d.guidance_scale_2 is None:
-            raise RequestFieldError(
-                "guidance_scale_2",
-                f"guidance_scale_2 is for models with a second (low-noise) expert, such as Wan2.2 A14B; "
-                f"{name} has one, so set guidance_scale only",
-                code=ErrorCode.UNSUPPORTED_VALUE,
-            )
         steps = knobs.num_inference_steps or d.num_inference_steps
         if steps > lim.max_steps:
             raise RequestFieldError(
@@ -324,6 +315,15 @@ class ModelSpec:
             raise RequestFieldError(
                 "num_inference_steps",
                 f"num_inference_steps must be at least {lim.min_steps} for {name} (its scheduler stretches the last step); got {steps}",
+            )
+        width, height = knobs.width or d.width, knobs.height or d.height
+        self._check_size(width, height, name)
+        if knobs.guidance_scale_2 is not None and d.guidance_scale_2 is None:
+            raise RequestFieldError(
+                "guidance_scale_2",
+                f"guidance_scale_2 is for models with a second (low-noise) expert, such as Wan2.2 A14B; "
+                f"{name} has one, so set guidance_scale only",
+                code=ErrorCode.UNSUPPORTED_VALUE,
             )
         return GenerationParams(
             prompt=knobs.prompt,

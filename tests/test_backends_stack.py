@@ -15,6 +15,9 @@ import pytest
 from framecast.components.registry import lookup
 from framecast.testing.stack import LOSSLESS_VIDEO, Discovery, decode_mp4, stack_env, start_frontend, start_worker, wait_for_workers
 
+# sglang's DiffGenerator takes minutes to start on two busy cores.
+pytestmark = pytest.mark.timeout(900)
+
 SGLANG_MODEL = "tiny-sglang"
 LIMITS_MODEL = "wan2.1-1.3b-limits"
 WAN_1_3B = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"

@@ -40,6 +40,9 @@ from framecast.testing.stack import (
     wait_for_workers,
 )
 
+# Its stack (several workers, one of them compiled) takes minutes to start on two busy cores.
+pytestmark = pytest.mark.timeout(900)
+
 MODEL = "tiny-random-t2v"
 CACHED = {"tiny-first-block": ("--cache", "first-block", "--cache-threshold", "0.2"), "tiny-mag": ("--cache", "mag"),
           "tiny-taylorseer": ("--cache", "recommended")}  # fmt: skip
