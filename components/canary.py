@@ -18,19 +18,22 @@ from framecast.components.registry import GenerationParams, ModelSpec
 log = logging.getLogger(__name__)
 
 
-def canary_params(spec: ModelSpec) -> GenerationParams:
-    """The cheapest request the model's limits admit."""
+def canary_params(spec: ModelSpec, compiled: bool = False) -> GenerationParams:
+    """The cheapest request the model's limits admit; for a compiled model the default size and
+    frames, which its warm-up compiled (another shape would compile again at every canary)."""
     lim, d = spec.limits, spec.defaults
     side = max(lim.size_multiple, math.ceil(math.sqrt(lim.min_pixels) / lim.size_multiple) * lim.size_multiple)
+    width, height = (d.width, d.height) if compiled else (side, side)
+    frames = (d.num_frames if compiled else lim.min_frames) if spec.makes_video else 1
     params = GenerationParams(
-        prompt="canary", negative_prompt=d.negative_prompt, width=side, height=side,
-        num_frames=lim.min_frames if spec.makes_video else 1, fps=d.fps, num_inference_steps=lim.min_steps,
-        guidance_scale=d.guidance_scale, guidance_scale_2=d.guidance_scale_2, flow_shift=d.flow_shift, seed=0,
+        prompt="canary", negative_prompt=d.negative_prompt, width=width, height=height, num_frames=frames, fps=d.fps,
+        num_inference_steps=lim.min_steps, guidance_scale=d.guidance_scale, guidance_scale_2=d.guidance_scale_2,
+        flow_shift=d.flow_shift, seed=0,
     )  # fmt: skip
     if spec.needs_image:
         from PIL import Image
 
-        params = dataclasses.replace(params, image=Image.new("RGB", (side, side), (128, 128, 128)))
+        params = dataclasses.replace(params, image=Image.new("RGB", (width, height), (128, 128, 128)))
     return params
 
 
@@ -41,10 +44,11 @@ class Canary:
         generate: Callable[[GenerationParams], Awaitable[None]],
         idle_for: Callable[[], float],
         interval_s: float,
+        compiled: bool = False,
     ):
         """`generate`: runs one generation (raising what it raised); `idle_for`: seconds since the
         worker last had a request in hand (0 while it has one)."""
-        self._params = canary_params(spec)
+        self._params = canary_params(spec, compiled)
         self._generate = generate
         self._idle_for = idle_for
         self.interval_s = interval_s

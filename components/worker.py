@@ -263,7 +263,7 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
         await handler.on_generator_thread(warm_up, backend, spec)
     canary = None
     if args.canary_interval > 0:
-        canary = Canary(spec, handler.generate_canary, handler.idle_for, args.canary_interval)
+        canary = Canary(spec, handler.generate_canary, handler.idle_for, args.canary_interval, bool(options.model.compile))
         await announcer.stage("canary", backend_name)
         # It registers either way: a failing worker shows in /v1/runtime with the failure, out of routing.
         await canary.check()

@@ -193,11 +193,12 @@ def _gradient_png_data_url(width: int = 64, height: int = 48) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def request(stack: FamilyStack, prompt: str, body: dict) -> httpx.Response:
-    """A synchronous request for the model's output inline: a video, or for an image model images."""
+def request(stack: FamilyStack, prompt: str, body: dict, with_image: bool = False) -> httpx.Response:
+    """A synchronous request for the model's output inline: a video (from the stack's image where
+    the model needs one, or `with_image`), or for an image model images."""
     body = {"model": stack.model, "prompt": prompt, "response_format": "b64_json"} | body
     if stack.makes_video:
-        if stack.needs_image:
+        if stack.needs_image or with_image:
             body["input_reference"] = stack.image
         return httpx.post(f"{stack.base_url}/v1/videos/generations", json=body, timeout=600)
     body.pop("num_frames", None)

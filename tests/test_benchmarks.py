@@ -52,6 +52,8 @@ def test_a_tiny_run_reports_every_figure(tmp_path, task):
     assert math.isfinite(results["stack_overhead"])
 
 
+# Every benchmark in turn: minutes on two busy cores (its own run is bounded at 900 s too).
+@pytest.mark.timeout(900)
 def test_the_cpu_benchmark_command_prints_every_row(tmp_path):
     """A smoke run of `benchmarks/run.py --quick`: every benchmark runs and reports (the
     numbers themselves are for RESULTS.md, not for a unit test)."""

@@ -9,18 +9,19 @@ import pytest
 from framecast.components.backends.diffusers_backend import DiffusersBackend
 from framecast.components.backends.options import BackendOptions, ModelOptions
 from framecast.components.registry import CACHE_MODES, spec_for_model
+from framecast.components.tiny_model import build_tiny_model
 from framecast.protocol import GenerationKnobs
 
 KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "hunyuanvideo", "t2i", "qwen-image", "sd3.5")
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_cache_mode_runs_or_is_refused_at_start(kind, tiny_models):
+def test_every_cache_mode_runs_or_is_refused_at_start(kind, tmp_path):
     from dataclasses import replace
 
     from PIL import Image
 
-    path = tiny_models(kind)
+    path = build_tiny_model(tmp_path / f"tiny-random-{kind}", kind=kind)
     spec = spec_for_model(str(path))
     params = spec.resolve(GenerationKnobs(prompt="a red cat", seed=3, num_inference_steps=6), kind, single_frame=not spec.makes_video)
     if spec.needs_image:
