@@ -79,9 +79,11 @@ class Stack:
         if system_port is not None:
             env = dict(discovery.env, DYN_SYSTEM_PORT=str(system_port), DYN_SYSTEM_HOST="127.0.0.1")
             discovery = Discovery("file", env)
+        # No canary: its generation would take the simulated GPU time (an hour for job_load's
+        # workers) before the worker registers, and measurements count only requests.
         process = start_worker(
             discovery, Path(SYNTHETIC), self.namespace, (self.workdir / "out").as_uri(), self.workdir, name,
-            "--backend", "synthetic", *flags,
+            "--backend", "synthetic", "--canary-interval", "0", *flags,
         )  # fmt: skip
         self.processes.append(process)
         return process

@@ -41,8 +41,9 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
     """The registry's limits narrowed to what this pipeline can run, read from its modules:
     sizes a multiple of the VAE's spatial compression times the transformer's patch, frame
     counts a multiple of the VAE's temporal compression apart, no more steps than the
-    scheduler has training timesteps and at least two where it stretches its sigmas to a terminal value, no side or frame count past the transformer's position
-    table (Wan's rotary table, SD3's positional embedding); and the prompt tokens it encodes."""
+    scheduler has training timesteps (and at least two where it stretches its sigmas to a
+    terminal value), no side or frame count past the transformer's position table (Wan's
+    rotary table, SD3's positional embedding); and the prompt tokens it encodes."""
     transformer = pipeline.transformer
     config = transformer.config
     spatial = _first_attribute(pipeline, "vae_scale_factor_spatial", "vae_spatial_compression_ratio", "vae_scale_factor") or 1
