@@ -73,7 +73,8 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
     if prompt_tokens is not None and isinstance(prompt_tokens.default, int):
         limits = dataclasses.replace(limits, max_prompt_tokens=prompt_tokens.default)
     if limits != declared:
-        log.info("limits read from the pipeline: %s", {k: v for k, v in dataclasses.asdict(limits).items() if dataclasses.asdict(declared)[k] != v})
+        before = dataclasses.asdict(declared)
+        log.info("limits read from the pipeline: %s", {k: v for k, v in dataclasses.asdict(limits).items() if before[k] != v})
     return limits
 
 
