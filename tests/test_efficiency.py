@@ -120,8 +120,10 @@ def stack(tiny_model, tmp_path_factory):
         stack.worker("worker-flux-faster", flux, "--cache", "faster", namespace=f"{NAMESPACE}-flux")
         stack.frontends = [stack.frontend("replica-a"), stack.frontend("replica-b")]
         stack.flux_url = stack.frontend("frontend-flux", namespace=f"{NAMESPACE}-flux")
-        for model, count in ((MODEL, 2), *((name, 1) for name in CACHED), (COMPILED, 1), (SOLO, 1)):
-            wait_for_workers(stack.frontends[0], model, count, timeout=240, processes=stack.processes, headers=HEADERS)
+        # Each replica watches discovery on its own; the tests read from both.
+        for url in stack.frontends:
+            for model, count in ((MODEL, 2), *((name, 1) for name in CACHED), (COMPILED, 1), (SOLO, 1)):
+                wait_for_workers(url, model, count, timeout=240, processes=stack.processes, headers=HEADERS)
         wait_for_workers(stack.flux_url, FLUX, 1, processes=stack.processes, headers=HEADERS)
         yield stack
     finally:
