@@ -1,4 +1,5 @@
-"""Frames to MP4 (H.264, yuv420p) in memory with PyAV: no subprocess, no temporary file."""
+"""Frames (and a sound track, where the model makes one) to MP4 (H.264 yuv420p, AAC) in memory
+with PyAV: no subprocess, no temporary file."""
 
 from __future__ import annotations
 
@@ -20,6 +21,42 @@ class EncoderSettings:
     crf: int = 20
 
 
+@dataclass(frozen=True)
+class SoundTrack:
+    """Sound a model made with its video: float samples in [-1, 1], (channels, samples)."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    def lasting(self, seconds: float) -> np.ndarray:
+        """The samples cut, or padded with silence, to `seconds`: a model's sound is a few
+        milliseconds off the video's length (its audio latents are whole 40 ms steps), and the
+        two tracks of a file should end together."""
+        wanted = round(seconds * self.sample_rate)
+        samples = np.clip(self.samples[:, :wanted], -1.0, 1.0).astype(np.float32)
+        return np.pad(samples, ((0, 0), (0, wanted - samples.shape[1])))
+
+
+# AAC's channel layouts by channel count.
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+def _sound_stream(container, sound: SoundTrack):
+    channels = sound.samples.shape[0]
+    if sound.samples.ndim != 2 or channels not in _LAYOUTS:
+        raise ValueError(f"expected sound shaped (1 or 2 channels, samples), got {sound.samples.shape}")
+    stream = container.add_stream("aac", rate=sound.sample_rate)
+    stream.layout = _LAYOUTS[channels]
+    return stream
+
+
+def _sound_packets(stream, sound: SoundTrack, seconds: float) -> list:
+    frame = av.AudioFrame.from_ndarray(sound.lasting(seconds), format="fltp", layout=stream.layout.name)
+    frame.sample_rate, frame.pts = sound.sample_rate, 0
+    # The encoder cuts the frame into AAC's 1024-sample frames itself.
+    return [*stream.encode(frame), *stream.encode(None)]
+
+
 def _yuv420p(frame: np.ndarray) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
 
@@ -37,8 +74,11 @@ def _converted(frames: np.ndarray, lookahead: int = 4) -> Iterator[av.VideoFrame
             yield pending.popleft().result()
 
 
-def encode_mp4(frames: np.ndarray, fps: int, settings: EncoderSettings = EncoderSettings()) -> bytes:
-    """Encode uint8 frames shaped (count, height, width, 3) as an MP4 playable in browsers."""
+def encode_mp4(
+    frames: np.ndarray, fps: int, settings: EncoderSettings = EncoderSettings(), sound: SoundTrack | None = None
+) -> bytes:
+    """Encode uint8 frames shaped (count, height, width, 3) as an MP4 playable in browsers, with
+    the sound as an AAC track as long as the video."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames shaped (count, height, width, 3), got {frames.dtype} {frames.shape}")
     _, height, width, _ = frames.shape
@@ -56,9 +96,13 @@ def encode_mp4(frames: np.ndarray, fps: int, settings: EncoderSettings = Encoder
         # Frame threads, as the ffmpeg command line uses: PyAV's default (slice threads) makes
         # x264 about 20% slower.
         stream.codec_context.thread_type = "AUTO"
+        # Every stream exists before the first packet (the muxer writes its header then).
+        sound_stream = _sound_stream(container, sound) if sound is not None else None
         for frame in _converted(frames):
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+        if sound_stream is not None:
+            container.mux(_sound_packets(sound_stream, sound, len(frames) / fps))
     return buffer.getvalue()
 
 

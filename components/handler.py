@@ -404,7 +404,9 @@ class VideoRequestHandler:
                 status="completed", progress=100, data=data, inference_time_s=round(inference_time, 3),
                 timings=timings, **resolved,
             )  # fmt: skip
-        video = generated.encoded or await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder)
+        sound = generated.sound if params.sound else None
+        video = generated.encoded or await asyncio.to_thread(encode_mp4, generated.frames, params.fps, self.encoder, sound)
+        resolved = resolved | {"has_audio": sound is not None and generated.encoded is None}
         data = VideoData(output_format="mp4", fps=params.fps)
         extra: dict[str, str] = {}
         if parsed.response_format == "b64_json":

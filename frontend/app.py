@@ -58,7 +58,7 @@ def model_entry(name: str, model: ServedModel, created: int) -> dict:
         "object": "model",
         "created": created,
         "owned_by": "framecast",
-        **card.model_dump(include={"spec_id", "family", "tasks", "dtype", "defaults", "limits", "gpu_memory_gb"}),
+        **card.model_dump(include={"spec_id", "family", "tasks", "audio", "dtype", "defaults", "limits", "gpu_memory_gb"}),
         "support": best,
         "workers": len(model.instances),
         "backends": sorted({instance.backend for instance in model.instances if instance.backend}),

@@ -25,6 +25,7 @@ def catalog_entry(spec: ModelSpec, served: dict[str, ServedModel], loading: list
         # A tiny random model: the family whose shape it has.
         "stands_for": spec.stands_for or None,
         "tasks": list(spec.tasks),
+        "audio": spec.makes_audio,
         "pipeline": spec.pipeline_class,
         "backends": list(spec.backends),
         "dtype": spec.dtype,

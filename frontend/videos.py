@@ -191,7 +191,7 @@ async def create_video_generation(request: Request) -> Response:
     item: dict[str, Any] = {"output_format": "mp4", "fps": final.data[0].fps if final.data else (record.fps or 0)}
     response = VideoGenerationResponse(
         id=record.id, model=record.model, created=int(record.created_at),
-        inference_time_s=final.inference_time_s, seed=record.seed,
+        inference_time_s=final.inference_time_s, seed=record.seed, has_audio=record.has_audio,
     ).model_dump(mode="json")  # fmt: skip
     headers = {"x-framecast-worker": record.worker or ""}
     if body.response_format == "b64_json":

@@ -34,6 +34,8 @@ class WorkerCard(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     family: str | None = None
     tasks: list[str] = Field(default_factory=list)
+    # It makes a sound track with its videos (a request may drop it with "audio": false).
+    audio: bool = False
     dtype: str | None = None
     defaults: dict[str, Any] = Field(default_factory=dict)
     limits: dict[str, Any] = Field(default_factory=dict)

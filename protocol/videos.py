@@ -96,6 +96,8 @@ class GenerationKnobs(BaseModel):
     lora: list[LoraChoice] | None = None
     # False: this request runs without the worker's step cache.
     cache: bool | None = None
+    # False: the video without the sound track its model makes; True: the model must make one.
+    audio: bool | None = None
 
 
 class VideoRequestBase(BaseModel):
@@ -119,6 +121,8 @@ class VideoRequestBase(BaseModel):
     input_reference: str | None = None
     # Adapters by the names the model's workers offer (GET /v1/models lists them).
     lora: LoraChoices = None
+    # False: drop the sound track of a model that makes one (LTX-2). None: what the model makes.
+    audio: bool | None = None
     nvext: VideoNvExt | None = None
 
     @field_validator("seconds", mode="before")
@@ -160,6 +164,7 @@ class VideoRequestBase(BaseModel):
             boundary_ratio=self.nvext.boundary_ratio if self.nvext else None,
             lora=self.lora,
             cache=self.nvext.cache if self.nvext else None,
+            audio=self.audio,
             **merged,
         )
 
@@ -225,6 +230,8 @@ class VideoGenerationResponse(BaseModel):
     error: str | None = None
     # The seed the video was made with, so a client can reproduce it.
     seed: int | None = None
+    # Whether the MP4 has a sound track (None: an image, or a worker that does not say).
+    has_audio: bool | None = None
 
 
 class WorkerVideoMessage(VideoGenerationResponse):
@@ -287,6 +294,8 @@ class VideoJob(BaseModel):
     # Denoising steps done, of how many (where the backend reports steps).
     step: int | None = None
     total_steps: int | None = None
+    # Whether its MP4 has a sound track; known once it completed.
+    has_audio: bool | None = None
 
 
 class VideoJobList(BaseModel):

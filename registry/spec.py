@@ -47,6 +47,8 @@ class GenerationParams:
     adapters: tuple[tuple[str, float], ...] = ()
     # False: run without the worker's step cache (a request that must be exact).
     step_cache: bool = True
+    # Whether the video keeps the sound track the model makes (models that make none: False).
+    sound: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,11 +85,21 @@ class Limits:
     only_listed_sizes: bool = False
     # The longest side the transformer's position table reaches (None: no such bound).
     max_side: int | None = None
+    # The shortest side the VAE decodes (LTX-2's decoder reflects its padding, which needs two
+    # latent pixels). None: no such bound.
+    min_side: int | None = None
     # Text tokens the pipeline encodes; a longer prompt is cut there (None: not known).
     max_prompt_tokens: int | None = None
     # Fewest denoising steps the scheduler can run (2 where it stretches its last step to a
     # terminal sigma: one step has no last step to stretch).
     min_steps: int = 1
+
+    @property
+    def smallest_side(self) -> int:
+        """The side of the smallest square size the check admits."""
+        multiple = self.size_multiple
+        side = max(multiple, math.ceil(math.sqrt(self.min_pixels) / multiple) * multiple)
+        return max(side, math.ceil((self.min_side or 0) / multiple) * multiple)
 
 
 @dataclass(frozen=True)
@@ -173,6 +185,8 @@ class ModelSpec:
     adapter_presets: tuple[AdapterPreset, ...] = ()
     # A tiny random model: the registry family whose shape it has (the tests run the family on it).
     stands_for: str = ""
+    # It makes a sound track with its video (LTX-2); a request may drop it with "audio": false.
+    makes_audio: bool = False
 
     def adapter_preset(self, name: str) -> AdapterPreset | None:
         return next((preset for preset in self.adapter_presets if preset.name == name), None)
@@ -208,6 +222,7 @@ class ModelSpec:
             "spec_id": self.id,
             "family": self.family,
             "tasks": list(self.tasks),
+            "audio": self.makes_audio,
             "dtype": self.dtype,
             "defaults": {
                 "size": f"{d.width}x{d.height}",
@@ -232,6 +247,7 @@ class ModelSpec:
                 "sizes": list(lim.sizes),
                 "only_listed_sizes": lim.only_listed_sizes,
                 "max_side": lim.max_side,
+                "min_side": lim.min_side,
                 "max_prompt_tokens": lim.max_prompt_tokens,
             },
             # Keyed by parallel degree, as strings (the model card is JSON).
@@ -281,6 +297,8 @@ class ModelSpec:
                 f"size: width x height must be between {lim.min_pixels} and {lim.max_pixels} pixels for {name}; "
                 f"got {size} ({width * height}){listed}",
             )
+        if lim.min_side is not None and min(width, height) < lim.min_side:
+            raise RequestFieldError("size", f"size: {name} makes sides of at least {lim.min_side} pixels (its VAE); got {size}")
         if lim.max_side is not None and max(width, height) > lim.max_side:
             raise RequestFieldError(
                 "size", f"size: {name} makes sides of at most {lim.max_side} pixels (its position table); got {size}"
@@ -325,6 +343,11 @@ class ModelSpec:
                 f"{name} has one, so set guidance_scale only",
                 code=ErrorCode.UNSUPPORTED_VALUE,
             )
+        if knobs.audio and not self.makes_audio:
+            raise RequestFieldError(
+                "audio", f"{name} makes no sound; audio: true is for models that do, such as LTX-2",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )  # fmt: skip
         return GenerationParams(
             prompt=knobs.prompt,
             negative_prompt=knobs.negative_prompt if knobs.negative_prompt is not None else d.negative_prompt,
@@ -338,4 +361,5 @@ class ModelSpec:
             flow_shift=d.flow_shift,
             # A drawn seed is reported back, so any video can be reproduced.
             seed=knobs.seed if knobs.seed is not None else secrets.randbelow(2**31),
+            sound=self.makes_audio and knobs.audio is not False and not single_frame,
         )

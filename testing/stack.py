@@ -274,6 +274,13 @@ class DecodedVideo:
     fps: Fraction
     codec: str
     pix_fmt: str
+    # The sound track's length as the file declares it, and its loudest sample (None: no sound).
+    audio_seconds: float | None = None
+    audio_peak: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return float(self.count / self.fps)
 
     @property
     def count(self) -> int:
@@ -292,7 +299,13 @@ def decode_mp4(data: bytes) -> DecodedVideo:
     with av.open(io.BytesIO(data), format="mp4") as container:
         stream = container.streams.video[0]
         frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
-        return DecodedVideo(frames, stream.average_rate, stream.codec_context.name, stream.codec_context.pix_fmt)
+        video = DecodedVideo(frames, stream.average_rate, stream.codec_context.name, stream.codec_context.pix_fmt)
+    with av.open(io.BytesIO(data), format="mp4") as container:
+        if container.streams.audio:
+            sound = container.streams.audio[0]
+            video.audio_seconds = float(sound.duration * sound.time_base)
+            video.audio_peak = max(float(np.abs(frame.to_ndarray()).max()) for frame in container.decode(sound))
+    return video
 
 
 class StageHold:

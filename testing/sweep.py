@@ -21,6 +21,7 @@ from framecast.testing.stack import (
     Discovery,
     ManagedProcess,
     StageHold,
+    DecodedVideo,
     decode_mp4,
     stack_env,
     start_frontend,
@@ -28,8 +29,9 @@ from framecast.testing.stack import (
     wait_for_workers,
 )
 
-# A word each of the tiny models' tokenizers reads as one token.
-_WORD = "cat"
+# A word each of the tiny models' tokenizers reads as one token; one letter, so a prompt of a
+# thousand tokens stays under the frontend's cap on prompt characters.
+_WORD = "a"
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,11 @@ def corner_sizes(limits: dict) -> dict[str, tuple[int, int]]:
     """The smallest and largest sizes the check admits, and the most extreme aspect ratios."""
     multiple = limits["size_multiple"]
     longest_side = limits.get("max_side") or 10**6
-    smallest_side = _round_up(math.sqrt(limits["min_pixels"]), multiple)
+    shortest_side = _round_up(limits.get("min_side") or multiple, multiple)
+    smallest_side = max(_round_up(math.sqrt(limits["min_pixels"]), multiple), shortest_side)
     largest_side = min(_round_down(math.sqrt(limits["max_pixels"]), multiple), _round_down(longest_side, multiple))
     # The longest side with the shortest other side still giving min_pixels.
-    short = multiple
+    short = shortest_side
     long = min(_round_down(limits["max_pixels"] / short, multiple), _round_down(longest_side, multiple))
     if short * long < limits["min_pixels"]:
         short = _round_up(limits["min_pixels"] / long, multiple)
@@ -106,6 +109,9 @@ def limit_cases(card: dict, adapter: str | None = None) -> list[Case]:
     if limits.get("max_side"):
         past = limits["max_side"] + limits["size_multiple"]
         cases.append(case("a side past the position table", size=(past, limits["size_multiple"]), refused="size"))
+    if (limits.get("min_side") or 0) > limits["size_multiple"]:
+        under = limits["min_side"] - limits["size_multiple"]
+        cases.append(case("a side under the shortest", size=(sizes["widest"][0], under), refused="size"))
     cases += [
         case("guidance 0", guidance_scale=0.0),
         case("most guidance", guidance_scale=MAX_GUIDANCE_SCALE),
@@ -205,6 +211,23 @@ def request(stack: FamilyStack, prompt: str, body: dict, with_image: bool = Fals
     return httpx.post(f"{stack.base_url}/v1/images/generations", json=body, timeout=600)
 
 
+def check_sound(stack: FamilyStack, answer: dict, video: DecodedVideo, wanted: bool = True) -> str | None:
+    """What is wrong with the sound of a completed video: a model that makes sound has a track
+    as long as the video, to a frame (unless the request dropped it); any other has none."""
+    expected = bool(stack.card.get("audio")) and wanted
+    if answer.get("has_audio") is not expected:
+        return f"has_audio is {answer.get('has_audio')!r}, expected {expected}"
+    if not expected:
+        return None if video.audio_seconds is None else f"an audio track of {video.audio_seconds:.3f} s where none was expected"
+    if video.audio_seconds is None:
+        return "no audio track"
+    if abs(video.audio_seconds - video.seconds) > 1 / video.fps:
+        return f"the audio lasts {video.audio_seconds:.3f} s, the video {video.seconds:.3f} s"
+    if not video.audio_peak:
+        return "the audio track is silent"
+    return None
+
+
 def check_output(stack: FamilyStack, response: httpx.Response, frames: int, size: tuple[int, int]) -> str | None:
     """What is wrong with a completed answer (None: it holds what was asked)."""
     if response.status_code != 200:
@@ -213,6 +236,8 @@ def check_output(stack: FamilyStack, response: httpx.Response, frames: int, size
     if stack.makes_video:
         video = decode_mp4(base64.b64decode(answer["data"][0]["b64_json"]))
         got, pixels = (video.count, (video.width, video.height)), video.frames
+        if (problem := check_sound(stack, answer, video)) is not None:
+            return problem
     else:
         from PIL import Image
 

@@ -6,7 +6,7 @@ import fsspec
 import numpy as np
 import pytest
 
-from framecast.components.encoding import EncoderSettings, _yuv420p, encode_mp4
+from framecast.components.encoding import EncoderSettings, SoundTrack, _yuv420p, encode_mp4
 from framecast.components.storage import OutputStore, safe_object_name
 from framecast.testing.stack import decode_mp4
 
@@ -45,6 +45,29 @@ def test_crf_zero_decodes_to_exactly_the_frames_given():
 def test_frames_of_the_wrong_shape_are_refused(shape):
     with pytest.raises(ValueError):
         encode_mp4(np.zeros(shape, dtype=np.uint8), 8)
+
+
+@pytest.mark.parametrize(("channels", "count", "fps", "stretch"), [(2, 9, 25, 0.9), (1, 17, 8, 1.0), (2, 121, 24, 1.05)])
+def test_a_sound_track_is_muxed_as_aac_as_long_as_the_video(channels, count, fps, stretch):
+    """A model's sound is a few milliseconds off the video's length; the file's tracks end together."""
+    rate = 16000
+    # A 440 Hz tone at half scale (AAC keeps a tone's level; noise it does not).
+    time_s = np.arange(round(count / fps * rate * stretch)) / rate
+    samples = np.tile(0.5 * np.sin(2 * np.pi * 440 * time_s), (channels, 1)).astype(np.float32)
+    frames = np.random.default_rng(1).integers(0, 256, (count, 32, 48, 3), dtype=np.uint8)
+    video = decode_mp4(encode_mp4(frames, fps, EncoderSettings(preset="ultrafast"), SoundTrack(samples, rate)))
+    assert video.count == count and video.audio_seconds == pytest.approx(count / fps, abs=1e-3)
+    assert video.audio_peak == pytest.approx(0.5, abs=0.1)
+
+
+def test_a_video_without_sound_has_no_audio_track():
+    frames = np.zeros((5, 16, 16, 3), dtype=np.uint8)
+    assert decode_mp4(encode_mp4(frames, 8)).audio_seconds is None
+
+
+def test_sound_of_more_than_two_channels_is_refused():
+    with pytest.raises(ValueError, match="1 or 2 channels"):
+        encode_mp4(np.zeros((5, 16, 16, 3), dtype=np.uint8), 8, sound=SoundTrack(np.zeros((6, 1000), np.float32), 16000))
 
 
 def test_local_store_writes_whole_files_and_returns_their_url(tmp_path):

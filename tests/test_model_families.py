@@ -1,7 +1,7 @@
 """Every model family of the registry, on its tiny model, through the stack: a worker (with a
 tiny LoRA and its recommended step cache) behind a frontend; a synchronous request whose
-output holds the frames, size and frame rate asked; a job's progress step by step; and the
-limits sweep, where every corner of the request check either completes with the output it
+output holds the frames, size and frame rate asked (and the sound track, for a model that
+makes one); a job's progress step by step; and the limits sweep, where every corner of the request check either completes with the output it
 asked for or is refused at creation with a 400 naming the field, never failing after admission."""
 
 from __future__ import annotations
@@ -9,15 +9,25 @@ from __future__ import annotations
 import base64
 from fractions import Fraction
 
+import httpx
 import pytest
 
 from framecast.components.registry import spec_for_model
 from framecast.components.tiny_model import build_tiny_lora, build_tiny_model
-from framecast.testing.stack import decode_mp4
-from framecast.testing.sweep import ADAPTER, check_case, check_output, limit_cases, progress_of_a_job, request, start_family_stack
+from framecast.testing.stack import decode_mp4, wait_done
+from framecast.testing.sweep import (
+    ADAPTER,
+    check_case,
+    check_output,
+    check_sound,
+    limit_cases,
+    progress_of_a_job,
+    request,
+    start_family_stack,
+)
 
 # One tiny model per family (the kind's registry entry says which family it stands for).
-KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "hunyuanvideo", "t2i", "qwen-image", "sd3.5")
+KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "t2i", "qwen-image", "sd3.5")
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -70,3 +80,21 @@ def test_every_corner_of_the_request_check_completes_or_is_refused_naming_the_fi
         if problem is not None:
             problems[case.name] = problem
     assert not problems, "\n".join(f"{name}: {problem}" for name, problem in problems.items())
+
+
+def test_a_model_that_makes_sound_puts_it_in_the_mp4_unless_the_request_drops_it(family):
+    if not family.makes_video:
+        pytest.skip("an image has no sound")
+    if not family.card["audio"]:
+        response = request(family, "a drum solo", {"num_inference_steps": 2, "audio": True})
+        assert response.status_code == 400 and response.json()["error"]["param"] == "audio", response.text
+        return
+    body = {"model": family.model, "prompt": "a drum solo", "num_inference_steps": 2, "audio": False}
+    created = httpx.post(f"{family.base_url}/v1/videos", json=body, timeout=60)
+    assert created.status_code == 200, created.text
+    job = wait_done(family.base_url, created.json()["id"], timeout=300)
+    assert job["status"] == "completed" and job["has_audio"] is False, job
+    content = httpx.get(f"{family.base_url}/v1/videos/{job['id']}/content", timeout=60)
+    video = decode_mp4(content.content)
+    assert check_sound(family, job, video, wanted=False) is None, check_sound(family, job, video, wanted=False)
+    assert video.count == family.card["defaults"]["num_frames"]

@@ -93,5 +93,5 @@ def test_response_defaults_to_a_completed_video_object():
     response = VideoGenerationResponse(id="video_1", model="m", created=1)
     assert response.model_dump() == {
         "id": "video_1", "object": "video", "model": "m", "status": "completed", "progress": 100, "created": 1,
-        "data": [], "inference_time_s": None, "error": None, "seed": None,
+        "data": [], "inference_time_s": None, "error": None, "seed": None, "has_audio": None,
     }  # fmt: skip

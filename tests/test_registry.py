@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -34,6 +35,28 @@ def test_omitted_knobs_take_the_defaults():
     assert (params.num_inference_steps, params.guidance_scale, params.flow_shift) == (50, 5.0, 3.0)
     assert params.negative_prompt == WAN_1_3B.defaults.negative_prompt != ""
     assert 0 <= params.seed < 2**31
+
+
+def test_a_model_that_makes_sound_keeps_it_unless_the_request_drops_it():
+    ltx2 = lookup("Lightricks/LTX-2")
+    assert resolve(ltx2).sound is True and resolve(ltx2, audio=True).sound is True
+    assert resolve(ltx2, audio=False).sound is False
+
+
+def test_asking_sound_of_a_model_that_makes_none_names_the_field():
+    assert resolve(audio=False).sound is False
+    with pytest.raises(RequestFieldError) as raised:
+        resolve(audio=True)
+    assert raised.value.param == "audio" and "makes no sound" in raised.value.message
+
+
+def test_a_side_under_what_the_vae_decodes_names_the_size():
+    spec = dataclasses.replace(WAN_1_3B, limits=dataclasses.replace(WAN_1_3B.limits, min_side=128, min_pixels=64 * 64))
+    assert spec.limits.smallest_side == 128
+    with pytest.raises(RequestFieldError) as raised:
+        resolve(spec, width=1024, height=112)
+    assert raised.value.param == "size" and "at least 128" in raised.value.message
+    assert resolve(spec, width=1024, height=128).height == 128
 
 
 def test_num_frames_overrides_seconds_times_fps():

@@ -42,7 +42,7 @@ PUBLISHED = {
     "hunyuanvideo-community/HunyuanVideo-1.5-480p_t2v": ("HunyuanVideo15Pipeline", ("t2v",), "848x480", 121, 24, 50, 6.0, None, 5.0, 4, 16, "bfloat16"),
     "hunyuanvideo-community/HunyuanVideo-1.5-480p_i2v": ("HunyuanVideo15ImageToVideoPipeline", ("i2v",), "848x480", 121, 24, 50, 6.0, None, 5.0, 4, 16, "bfloat16"),
     # diffusers LTX2Pipeline defaults: 768x512, 121 frames, frame_rate 24, 40 steps, guidance 4.
-    "Lightricks/LTX-2": ("LTX2Pipeline", ("t2v",), "768x512", 121, 24, 40, 4.0, None, None, 8, 32, "bfloat16"),
+    "Lightricks/LTX-2": ("LTX2Pipeline", ("t2v", "ti2v"), "768x512", 121, 24, 40, 4.0, None, None, 8, 32, "bfloat16"),
     # diffusers SkyReelsV2Pipeline docs: 540P 960x544, 97 frames, 24 fps, 50 steps, guidance 6, shift 8 (T2V).
     "Skywork/SkyReels-V2-T2V-14B-540P-Diffusers": ("SkyReelsV2Pipeline", ("t2v",), "960x544", 97, 24, 50, 6.0, None, 8.0, 4, 16, "bfloat16"),
     # diffusers Kandinsky5T2VPipeline docs: 768x512, 121 frames (5 s at 24 fps), 50 steps, guidance 5.
@@ -73,6 +73,7 @@ PUBLISHED = {
     "framecast/tiny-random-cogvideox": ("CogVideoXPipeline", ("t2v",), "64x64", 9, 8, 4, 6.0, None, None, 8, 16, "float32"),
     "framecast/tiny-random-cogvideox-i2v": ("CogVideoXImageToVideoPipeline", ("i2v",), "64x64", 9, 8, 4, 6.0, None, None, 8, 16, "float32"),
     "framecast/tiny-random-ltx-video": ("LTXPipeline", ("t2v", "ti2v"), "64x64", 9, 25, 4, 3.0, None, None, 8, 32, "float32"),
+    "framecast/tiny-random-ltx2": ("LTX2Pipeline", ("t2v", "ti2v"), "64x64", 9, 25, 4, 4.0, None, None, 8, 32, "float32"),
     "framecast/tiny-random-hunyuanvideo": ("HunyuanVideoPipeline", ("t2v",), "64x64", 9, 24, 4, 6.0, None, 7.0, 4, 16, "float32"),
     "framecast/tiny-random-qwen-image": ("QwenImagePipeline", ("t2i",), "64x64", 1, 1, 4, 4.0, None, None, 1, 16, "float32"),
     "framecast/tiny-random-sd3.5": ("StableDiffusion3Pipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),

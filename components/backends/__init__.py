@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from framecast.components.backends.options import BackendOptions
+from framecast.components.encoding import SoundTrack
 from framecast.components.registry import GenerationParams, Limits
 from framecast.protocol import Stage
 
@@ -42,6 +43,8 @@ class GeneratedVideo:
     encoded: bytes | None = None
     # Transformer blocks run for it, where the backend counts them (a step cache runs fewer).
     block_evaluations: int | None = None
+    # The sound the model made with the video (LTX-2), when the request wants it.
+    sound: SoundTrack | None = None
 
 
 class VideoBackend(Protocol):

@@ -16,15 +16,20 @@ from diffusers import DiffusionPipeline
 from framecast.components.backends import BackendOptions, GeneratedVideo, GenerationFailed, ProgressCallback
 from framecast.components.backends.diffusers_caching import BlockCounter, StepCacher
 from framecast.components.backends.schedulers import starting_at_the_first_timestep
+from framecast.components.encoding import SoundTrack
 from framecast.components.registry import GenerationParams, Limits
 from framecast.protocol import Stage
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-# A text-to-video pipeline whose model also takes an image (Wan2.2 TI2V, LTX-Video) -> the
+# A text-to-video pipeline whose model also takes an image (Wan2.2 TI2V, LTX-Video, LTX-2) -> the
 # diffusers pipeline that runs the same modules with an image.
-_IMAGE_PIPELINES = {"WanPipeline": "WanImageToVideoPipeline", "LTXPipeline": "LTXImageToVideoPipeline"}
+_IMAGE_PIPELINES = {
+    "WanPipeline": "WanImageToVideoPipeline",
+    "LTXPipeline": "LTXImageToVideoPipeline",
+    "LTX2Pipeline": "LTX2ImageToVideoPipeline",
+}
 
 
 def _first_attribute(source, *names: str):
@@ -43,7 +48,8 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
     counts a multiple of the VAE's temporal compression apart, no more steps than the
     scheduler has training timesteps (and at least two where it stretches its sigmas to a
     terminal value), no side or frame count past the transformer's position table (Wan's
-    rotary table, SD3's positional embedding); and the prompt tokens it encodes."""
+    rotary table, SD3's positional embedding), no side under two latent pixels where the VAE
+    decoder reflects its padding (LTX-2); and the prompt tokens it encodes."""
     transformer = pipeline.transformer
     config = transformer.config
     spatial = _first_attribute(pipeline, "vae_scale_factor_spatial", "vae_spatial_compression_ratio", "vae_scale_factor") or 1
@@ -65,6 +71,11 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
             most = (int(positions) - 1) * int(temporal) + 1
             most -= (most - 1) % limits.frame_step
             limits = dataclasses.replace(limits, max_frames=min(limits.max_frames, most))
+    vae = getattr(pipeline, "vae", None)
+    if vae is not None and vae.config.get("decoder_spatial_padding_mode") == "reflect":
+        # Reflected padding needs two latent pixels each way.
+        least = math.ceil(2 * int(spatial) / limits.size_multiple) * limits.size_multiple
+        limits = dataclasses.replace(limits, min_side=max(least, limits.min_side or 0))
     if pipeline.scheduler.config.get("shift_terminal"):
         # Its sigmas are stretched so the last lands on shift_terminal; with one step the stretch
         # divides zero by zero and the run is NaN.
@@ -322,7 +333,22 @@ class DiffusersBackend:
             raise GenerationFailed(f"{type(pipeline).__name__} produced values that are not finite (NaN or infinity)")
         if frames.dtype != np.uint8:
             frames = (frames * 255.0).round().clip(0, 255).astype(np.uint8)
-        return GeneratedVideo(frames, elapsed, block_evaluations=self._blocks.take() if not self.options.model.compile else None)
+        blocks = self._blocks.take() if not self.options.model.compile else None
+        return GeneratedVideo(frames, elapsed, block_evaluations=blocks, sound=self._sound(output, pipeline) if params.sound else None)
+
+    @staticmethod
+    def _sound(output, pipeline) -> SoundTrack | None:
+        """The first video's sound track, where the pipeline made one (LTX-2: a waveform at its
+        vocoder's rate)."""
+        audio = getattr(output, "audio", None)
+        if audio is None:
+            return None
+        samples = (audio.float().cpu().numpy() if torch.is_tensor(audio) else np.asarray(audio, dtype=np.float32))[0]
+        if not np.isfinite(samples).all():
+            raise GenerationFailed(f"{type(pipeline).__name__} produced sound samples that are not finite (NaN or infinity)")
+        vocoder = getattr(pipeline, "vocoder", None)
+        rate = vocoder.config.output_sampling_rate if vocoder is not None else pipeline.audio_sampling_rate
+        return SoundTrack(samples.reshape(-1, samples.shape[-1]), int(rate))
 
     def close(self) -> None:
         self.pipeline = None

@@ -16,6 +16,7 @@ Kinds (--kind, default t2v):
   cogvideox      CogVideoX-2B-shaped text-to-video (CogVideoXPipeline)
   cogvideox-i2v  CogVideoX-5B-I2V-shaped image-to-video (CogVideoXImageToVideoPipeline)
   ltx-video      LTX-Video text/image-to-video (LTXPipeline; LTXImageToVideoPipeline on its modules)
+  ltx2           LTX-2 text/image-to-video with its sound track (LTX2Pipeline; LTX2ImageToVideoPipeline on its modules)
   hunyuanvideo   HunyuanVideo text-to-video (HunyuanVideoPipeline)
   qwen-image     Qwen-Image text-to-image (QwenImagePipeline)
   sd3.5          Stable Diffusion 3.5-shaped text-to-image (StableDiffusion3Pipeline)
@@ -44,7 +45,7 @@ from types import MappingProxyType
 from typing import Any
 
 from framecast.components.registry import SPEC_FILE
-from framecast.components.tiny_model import cogvideox, flux, hunyuan_video, ltx_video, qwen_image, sd3, wan
+from framecast.components.tiny_model import cogvideox, flux, hunyuan_video, ltx2, ltx_video, qwen_image, sd3, wan
 
 log = logging.getLogger("framecast.tiny_model")
 
@@ -70,6 +71,7 @@ KINDS: MappingProxyType[str, TinyKind] = MappingProxyType(
         "cogvideox": TinyKind("framecast/tiny-random-cogvideox", cogvideox.build_t2v),
         "cogvideox-i2v": TinyKind("framecast/tiny-random-cogvideox-i2v", cogvideox.build_i2v),
         "ltx-video": TinyKind("framecast/tiny-random-ltx-video", ltx_video.build),
+        "ltx2": TinyKind("framecast/tiny-random-ltx2", ltx2.build),
         "hunyuanvideo": TinyKind("framecast/tiny-random-hunyuanvideo", hunyuan_video.build),
         "qwen-image": TinyKind("framecast/tiny-random-qwen-image", qwen_image.build),
         "sd3.5": TinyKind("framecast/tiny-random-sd3.5", sd3.build),

@@ -68,6 +68,7 @@ def finish(record: JobRecord, final: WorkerVideoMessage | None, ttl_s: float) ->
             record.status, record.progress, record.stage = "completed", 100, None
             record.expires_at = now + ttl_s
             record.inference_time_s = final.inference_time_s
+            record.has_audio = final.has_audio
             record.outputs = output_variants(record, urls, final)
             return
         what = "image" if record.request.task == "image" else "video"

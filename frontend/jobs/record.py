@@ -47,6 +47,7 @@ class JobRecord(BaseModel):
     # How an earlier attempt ended, when a lost worker made the job run again.
     earlier_loss: str | None = None
     inference_time_s: float | None = None
+    has_audio: bool | None = None
     # Past expires_at: its outputs are deleted.
     expired: bool = False
 
