@@ -242,7 +242,10 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
     backend = await asyncio.to_thread(load_backend, backend_name, options)
     if adapter_sources and not backend.takes_adapters:
         backend.close()
-        raise ValueError(f"--lora: the {backend.name} backend takes no adapters here; run --backend diffusers")
+        raise ValueError(
+            f"--lora: the {backend.name} backend takes no adapters for this model "
+            "(the diffusers backend does, for pipelines with LoRA support)"
+        )
     # Requests are checked against what the loaded pipeline can run, not only the table.
     spec = dataclasses.replace(spec, limits=backend.limits(spec.limits))
     try:

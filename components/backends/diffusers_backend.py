@@ -126,9 +126,29 @@ def _lora_location(source: str) -> tuple[str, dict]:
     return f"{owner}/{repo}", {"weight_name": path[-1], **({"subfolder": "/".join(path[:-1])} if len(path) > 1 else {})}
 
 
+@contextlib.contextmanager
+def _steps_counted(scheduler, after_step):
+    """Call after_step(index) after each scheduler step: the progress of a pipeline that takes
+    no step callback (HunyuanVideo 1.5). Its denoising loop calls the scheduler once a step."""
+    step = scheduler.step
+    calls = 0
+
+    def counted(*args, **kwargs):
+        nonlocal calls
+        result = step(*args, **kwargs)
+        after_step(calls)
+        calls += 1
+        return result
+
+    scheduler.step = counted
+    try:
+        yield
+    finally:
+        del scheduler.step
+
+
 class DiffusersBackend:
     name = "diffusers"
-    takes_adapters = True
 
     def __init__(self, options: BackendOptions):
         if (options.sglang.tp or 1) != 1 or (options.sglang.num_gpus or 1) != 1:
@@ -144,6 +164,8 @@ class DiffusersBackend:
         self.dtype = _resolve_dtype(options.model.dtype, options.spec.dtype, self.device)
         log.info("loading %s on %s as %s", options.model_path, self.device, self.dtype)
         self.pipeline = DiffusionPipeline.from_pretrained(options.model_path, torch_dtype=self.dtype)
+        # Pipelines without diffusers' LoRA loader (HunyuanVideo 1.5) take no adapters.
+        self.takes_adapters = hasattr(self.pipeline, "load_lora_weights")
         call_parameters = inspect.signature(self.pipeline.__call__).parameters
         # Video pipelines take num_frames; image pipelines (text-to-image models) do not.
         self._makes_video = "num_frames" in call_parameters
@@ -159,6 +181,9 @@ class DiffusersBackend:
             if "true_cfg_scale" in call_parameters and (guidance is None or guidance.default is None)
             else "guidance_scale"
         )
+        # A pipeline that takes no CFG scale (HunyuanVideo 1.5) runs CFG through its guider.
+        if self._cfg_parameter not in call_parameters:
+            self._cfg_parameter = None
         # LTX-Video scales its rotary positions in time by the frame rate.
         self._takes_frame_rate = "frame_rate" in call_parameters
         self._takes_image = "image" in call_parameters
@@ -231,6 +256,17 @@ class DiffusersBackend:
             "parallel": {"tp": 1, "num_gpus": 1 if self.device.type == "cuda" else 0},
         }
 
+    def _guidance(self, pipeline, scale: float) -> dict:
+        """The call's CFG argument; or, for a pipeline that runs CFG through its guider, a copy
+        of that guider at this scale put in its place."""
+        if self._cfg_parameter is not None:
+            return {self._cfg_parameter: scale}
+        guider = getattr(pipeline, "guider", None)
+        if guider is None:
+            raise ValueError(f"{type(pipeline).__name__} takes no guidance scale and has no guider")
+        pipeline.guider = guider.new(guidance_scale=scale)
+        return {}
+
     def _calibration_run(self) -> None:
         """One generation at the model's defaults, for a step cache that measures the model (a
         plain grey picture for a model that needs an input image)."""
@@ -243,7 +279,7 @@ class DiffusersBackend:
         with torch.inference_mode():
             self.pipeline(
                 prompt="calibration", negative_prompt=d.negative_prompt, height=d.height, width=d.width, num_inference_steps=d.num_inference_steps,
-                generator=torch.Generator("cpu").manual_seed(0), output_type="latent", **{self._cfg_parameter: d.guidance_scale}, **extra,
+                generator=torch.Generator("cpu").manual_seed(0), output_type="latent", **self._guidance(self.pipeline, d.guidance_scale), **extra,
             )  # fmt: skip
 
     # -- adapters -----------------------------------------------------------------------------
@@ -288,7 +324,7 @@ class DiffusersBackend:
             extra["guidance_scale_2"] = params.guidance_scale_2
         if self._takes_frame_rate:
             extra["frame_rate"] = params.fps
-        extra[self._cfg_parameter] = params.guidance_scale
+        extra |= self._guidance(pipeline, params.guidance_scale)
         on_progress(Stage.TEXT_ENCODING, None, None)
         # The transformer's first call ends text encoding: step 0 of denoising starts there.
         denoising_started = False
@@ -310,6 +346,8 @@ class DiffusersBackend:
                 cleanup.callback(hook.remove)
             if self.cacher is not None:
                 cleanup.enter_context(self.cacher.applied(params.num_inference_steps, params.step_cache))
+            if not self._takes_step_callback:
+                cleanup.enter_context(_steps_counted(pipeline.scheduler, lambda step: after_step(pipeline, step, None, {})))
             if self._makes_video:
                 extra |= {"num_frames": params.num_frames, "num_videos_per_prompt": params.count}
             else:

@@ -18,6 +18,7 @@ Kinds (--kind, default t2v):
   ltx-video      LTX-Video text/image-to-video (LTXPipeline; LTXImageToVideoPipeline on its modules)
   ltx2           LTX-2 text/image-to-video with its sound track (LTX2Pipeline; LTX2ImageToVideoPipeline on its modules)
   hunyuanvideo   HunyuanVideo text-to-video (HunyuanVideoPipeline)
+  hunyuanvideo-1.5  HunyuanVideo 1.5 text-to-video (HunyuanVideo15Pipeline)
   qwen-image     Qwen-Image text-to-image (QwenImagePipeline)
   sd3.5          Stable Diffusion 3.5-shaped text-to-image (StableDiffusion3Pipeline)
 
@@ -45,7 +46,7 @@ from types import MappingProxyType
 from typing import Any
 
 from framecast.components.registry import SPEC_FILE
-from framecast.components.tiny_model import cogvideox, flux, hunyuan_video, ltx2, ltx_video, qwen_image, sd3, wan
+from framecast.components.tiny_model import cogvideox, flux, hunyuan_video, hunyuan_video15, ltx2, ltx_video, qwen_image, sd3, wan
 
 log = logging.getLogger("framecast.tiny_model")
 
@@ -73,6 +74,7 @@ KINDS: MappingProxyType[str, TinyKind] = MappingProxyType(
         "ltx-video": TinyKind("framecast/tiny-random-ltx-video", ltx_video.build),
         "ltx2": TinyKind("framecast/tiny-random-ltx2", ltx2.build),
         "hunyuanvideo": TinyKind("framecast/tiny-random-hunyuanvideo", hunyuan_video.build),
+        "hunyuanvideo-1.5": TinyKind("framecast/tiny-random-hunyuanvideo-1.5", hunyuan_video15.build),
         "qwen-image": TinyKind("framecast/tiny-random-qwen-image", qwen_image.build),
         "sd3.5": TinyKind("framecast/tiny-random-sd3.5", sd3.build),
     }
@@ -124,6 +126,8 @@ def build_tiny_lora(model_dir: str | Path, output_dir: str | Path, seed: int = 0
     # Only the transformer is read (a full-size model's text encoder would cost minutes).
     index = json.loads((Path(model_dir) / "model_index.json").read_text())
     pipeline_class = getattr(diffusers, index["_class_name"])
+    if not hasattr(pipeline_class, "save_lora_weights"):
+        raise ValueError(f"{model_dir}: {pipeline_class.__name__} takes no LoRA adapters")
     transformer = getattr(diffusers, index["transformer"][1]).from_pretrained(str(model_dir), subfolder="transformer")
     generator = torch.Generator("cpu").manual_seed(seed)
     # Inside the transformer's lists of blocks (blocks, transformer_blocks, single_transformer_blocks, ...).
