@@ -21,7 +21,7 @@ def canary_params(spec: ModelSpec, compiled: bool = False) -> GenerationParams:
     """The cheapest request the model's limits admit; for a compiled model the default size and
     frames, which its warm-up compiled (another shape would compile again at every canary)."""
     lim, d = spec.limits, spec.defaults
-    width, height = (d.width, d.height) if compiled else (lim.smallest_side, lim.smallest_side)
+    width, height = (d.width, d.height) if compiled else lim.smallest_size
     frames = (d.num_frames if compiled else lim.min_frames) if spec.makes_video else 1
     params = GenerationParams(
         prompt="canary", negative_prompt=d.negative_prompt, width=width, height=height, num_frames=frames, fps=d.fps,

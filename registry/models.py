@@ -289,7 +289,11 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         backends=("diffusers",),
         dtype="bfloat16",
         defaults=Defaults(848, 480, 121, 24, 50, 6.0, flow_shift=5.0),
-        limits=_video_limits(4, 121, 16, 480 * 480, 848 * 480, sizes=("848x480", "480x848", "640x640")),
+        # Its pipeline takes no size: it makes the size bucket nearest the image's aspect ratio. The
+        # worker lists every bucket of the loaded pipeline; these are the published ones.
+        limits=dataclasses.replace(
+            _video_limits(4, 121, 16, 480 * 480, 848 * 480, sizes=("848x480", "480x848", "640x640")), only_listed_sizes=True
+        ),
         footprint=Footprint(dit_params_b=8.3, text_encoder_params_b=8.5, other_params_b=0.9, activation_gb=10.0),
         source="Tencent-Hunyuan/HunyuanVideo-1.5 README; diffusers HunyuanVideo15ImageToVideoPipeline",
     ),
@@ -596,6 +600,20 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         limits=_tiny_video_limits(4, 121, 16),
         footprint=None,
         source="framecast.components.tiny_model --kind hunyuanvideo-1.5 (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-hunyuanvideo-1.5-i2v",
+        aliases=("tiny-random-hunyuanvideo-1.5-i2v",),
+        family="tiny",
+        stands_for="hunyuanvideo-1.5",
+        pipeline_class="HunyuanVideo15ImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 24, 4, 6.0, flow_shift=5.0),
+        limits=dataclasses.replace(_tiny_video_limits(4, 121, 16), sizes=("64x64",), only_listed_sizes=True),
+        footprint=None,
+        source="framecast.components.tiny_model --kind hunyuanvideo-1.5-i2v (random weights, built offline)",
     ),
     ModelSpec(
         id="framecast/tiny-random-ltx2",

@@ -101,6 +101,14 @@ class Limits:
         side = max(multiple, math.ceil(math.sqrt(self.min_pixels) / multiple) * multiple)
         return max(side, math.ceil((self.min_side or 0) / multiple) * multiple)
 
+    @property
+    def smallest_size(self) -> tuple[int, int]:
+        """(width, height) of the cheapest size the check admits: the smallest listed one where
+        only those are accepted, else the smallest square."""
+        if self.only_listed_sizes and self.sizes:
+            return min((tuple(int(side) for side in size.split("x")) for size in self.sizes), key=lambda wh: wh[0] * wh[1])
+        return self.smallest_side, self.smallest_side
+
 
 @dataclass(frozen=True)
 class Footprint:

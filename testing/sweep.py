@@ -56,6 +56,14 @@ def _round_up(value: float, multiple: int) -> int:
 
 def corner_sizes(limits: dict) -> dict[str, tuple[int, int]]:
     """The smallest and largest sizes the check admits, and the most extreme aspect ratios."""
+    if limits.get("only_listed_sizes"):
+        listed = [tuple(int(side) for side in size.split("x")) for size in limits["sizes"]]
+        return {
+            "smallest": min(listed, key=lambda wh: wh[0] * wh[1]),
+            "largest": max(listed, key=lambda wh: wh[0] * wh[1]),
+            "widest": max(listed, key=lambda wh: wh[0] / wh[1]),
+            "tallest": min(listed, key=lambda wh: wh[0] / wh[1]),
+        }
     multiple = limits["size_multiple"]
     longest_side = limits.get("max_side") or 10**6
     shortest_side = _round_up(limits.get("min_side") or multiple, multiple)
@@ -109,6 +117,11 @@ def limit_cases(card: dict, adapter: str | None = None) -> list[Case]:
     if limits.get("max_side"):
         past = limits["max_side"] + limits["size_multiple"]
         cases.append(case("a side past the position table", size=(past, limits["size_multiple"]), refused="size"))
+    if limits.get("only_listed_sizes"):
+        width, height = sizes["smallest"]
+        unlisted = next(f"{width + step}x{height}" for step in range(limits["size_multiple"], 10**4, limits["size_multiple"])
+                        if f"{width + step}x{height}" not in limits["sizes"])  # fmt: skip
+        cases.append(case("a size not listed", size=tuple(int(side) for side in unlisted.split("x")), refused="size"))
     if (limits.get("min_side") or 0) > limits["size_multiple"]:
         under = limits["min_side"] - limits["size_multiple"]
         cases.append(case("a side under the shortest", size=(sizes["widest"][0], under), refused="size"))

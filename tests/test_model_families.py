@@ -28,7 +28,7 @@ from framecast.testing.sweep import (
 )
 
 # One tiny model per family (the kind's registry entry says which family it stands for).
-KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-1.5", "t2i", "qwen-image", "sd3.5")
+KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-1.5", "hunyuanvideo-1.5-i2v", "t2i", "qwen-image", "sd3.5")
 
 
 def takes_adapters(model) -> bool:
@@ -53,6 +53,10 @@ def test_a_request_at_the_defaults_makes_what_the_model_publishes(family):
     defaults = family.card["defaults"]
     response = request(family, "a lighthouse at night", {})
     width, height = (int(side) for side in defaults["size"].split("x"))
+    if family.needs_image and family.card["limits"]["sizes"]:
+        # No size asked: the listed size whose aspect ratio is nearest the input image's (64x48).
+        listed = [tuple(int(side) for side in size.split("x")) for size in family.card["limits"]["sizes"]]
+        width, height = min(listed, key=lambda size: abs(size[0] / size[1] - 64 / 48))
     frames = defaults["num_frames"] if family.makes_video else 1
     assert check_output(family, response, frames, (width, height)) is None, check_output(family, response, frames, (width, height))
     if family.makes_video:

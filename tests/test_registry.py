@@ -59,6 +59,15 @@ def test_a_side_under_what_the_vae_decodes_names_the_size():
     assert resolve(spec, width=1024, height=128).height == 128
 
 
+def test_the_cheapest_size_is_the_smallest_listed_where_only_those_are_taken():
+    i2v = lookup("hunyuanvideo-community/HunyuanVideo-1.5-480p_i2v")
+    assert i2v.limits.smallest_size == (848, 480)  # 407,040 pixels; 640x640 is 409,600
+    assert WAN_1_3B.limits.smallest_size == (WAN_1_3B.limits.smallest_side,) * 2
+    with pytest.raises(RequestFieldError) as raised:
+        resolve(i2v, width=832, height=480)
+    assert raised.value.param == "size"
+
+
 def test_num_frames_overrides_seconds_times_fps():
     assert resolve(num_frames=33, seconds=5, fps=16).num_frames == 33
 

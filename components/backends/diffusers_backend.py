@@ -42,6 +42,24 @@ def _spatial_patch(transformer) -> int:
     return int(patch[-1] if isinstance(patch, (list, tuple)) else patch)
 
 
+def _pixels(size: str) -> int:
+    width, height = (int(side) for side in size.split("x"))
+    return width * height
+
+
+def _size_buckets(pipeline) -> list[str] | None:
+    """The sizes ("WxH") of a pipeline that takes no height and width but buckets its input
+    image to one of a fixed list (HunyuanVideo 1.5 image-to-video); None for any other."""
+    if "height" in inspect.signature(pipeline.__call__).parameters or not hasattr(pipeline, "target_size"):
+        return None
+    if type(getattr(pipeline, "video_processor", None)).__name__ != "HunyuanVideo15ImageProcessor":
+        return None
+    from diffusers.pipelines.hunyuan_video1_5.image_processor import generate_crop_size_list
+
+    # Its buckets are (height, width).
+    return [f"{width}x{height}" for height, width in generate_crop_size_list(pipeline.target_size, pipeline.vae_scale_factor_spatial)]
+
+
 def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
     """The registry's limits narrowed to what this pipeline can run, read from its modules:
     sizes a multiple of the VAE's spatial compression times the transformer's patch, frame
@@ -49,7 +67,8 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
     scheduler has training timesteps (and at least two where it stretches its sigmas to a
     terminal value), no side or frame count past the transformer's position table (Wan's
     rotary table, SD3's positional embedding), no side under two latent pixels where the VAE
-    decoder reflects its padding (LTX-2); and the prompt tokens it encodes."""
+    decoder reflects its padding (LTX-2), only the sizes it buckets an input image to where it
+    takes no size (HunyuanVideo 1.5 image-to-video); and the prompt tokens it encodes."""
     transformer = pipeline.transformer
     config = transformer.config
     spatial = _first_attribute(pipeline, "vae_scale_factor_spatial", "vae_spatial_compression_ratio", "vae_scale_factor") or 1
@@ -80,6 +99,11 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
         # Its sigmas are stretched so the last lands on shift_terminal; with one step the stretch
         # divides zero by zero and the run is NaN.
         limits = dataclasses.replace(limits, min_steps=max(limits.min_steps, 2))
+    if (buckets := _size_buckets(pipeline)) is not None:
+        # It makes the bucket nearest the input image's aspect ratio, whatever size is asked.
+        admitted = [size for size in buckets if limits.min_pixels <= _pixels(size) <= limits.max_pixels]
+        listed = [size for size in limits.sizes if size in admitted]
+        limits = dataclasses.replace(limits, sizes=tuple(dict.fromkeys(listed + admitted)), only_listed_sizes=True)
     prompt_tokens = inspect.signature(pipeline.__call__).parameters.get("max_sequence_length")
     if prompt_tokens is not None and isinstance(prompt_tokens.default, int):
         limits = dataclasses.replace(limits, max_prompt_tokens=prompt_tokens.default)
@@ -187,6 +211,8 @@ class DiffusersBackend:
         # LTX-Video scales its rotary positions in time by the frame rate.
         self._takes_frame_rate = "frame_rate" in call_parameters
         self._takes_image = "image" in call_parameters
+        # HunyuanVideo 1.5's image-to-video takes its size from the image (fitted to the request's).
+        self._takes_size = "height" in call_parameters
         self.pipeline.scheduler = starting_at_the_first_timestep(self.pipeline.scheduler)
         flow_shift = options.flow_shift_or_default
         if flow_shift is not None:
@@ -272,13 +298,15 @@ class DiffusersBackend:
         plain grey picture for a model that needs an input image)."""
         d = self.options.spec.defaults
         extra: dict = {"num_frames": d.num_frames} if self._makes_video else {}
+        if self._takes_size:
+            extra |= {"height": d.height, "width": d.width}
         if self.options.spec.needs_image:
             from PIL import Image
 
             extra["image"] = Image.new("RGB", (d.width, d.height), (128, 128, 128))
         with torch.inference_mode():
             self.pipeline(
-                prompt="calibration", negative_prompt=d.negative_prompt, height=d.height, width=d.width, num_inference_steps=d.num_inference_steps,
+                prompt="calibration", negative_prompt=d.negative_prompt, num_inference_steps=d.num_inference_steps,
                 generator=torch.Generator("cpu").manual_seed(0), output_type="latent", **self._guidance(self.pipeline, d.guidance_scale), **extra,
             )  # fmt: skip
 
@@ -352,11 +380,11 @@ class DiffusersBackend:
                 extra |= {"num_frames": params.num_frames, "num_videos_per_prompt": params.count}
             else:
                 extra["num_images_per_prompt"] = params.count
+            if self._takes_size:
+                extra |= {"height": params.height, "width": params.width}
             output = pipeline(
                 prompt=params.prompt,
                 negative_prompt=params.negative_prompt,
-                height=params.height,
-                width=params.width,
                 num_inference_steps=params.num_inference_steps,
                 generator=generator,
                 output_type="np",

@@ -41,6 +41,29 @@ def block_lists(transformer: torch.nn.Module) -> list[str]:
     return [name for name, child in transformer.named_children() if isinstance(child, torch.nn.ModuleList) and len(child)]
 
 
+# Modes whose hooks wrap each transformer block and need diffusers to know the block's class
+# (its registry of block inputs and outputs); the others hook inside the blocks.
+_BLOCK_HOOK_MODES = ("first-block", "mag")
+_MODES_WITHOUT_BLOCK_HOOKS = ("taylorseer", "faster")
+
+
+def _blocks_unknown_to_hooks(transformers: list[torch.nn.Module]) -> list[str]:
+    """The transformer block classes diffusers' block hooks have no registration for (LTX-2's:
+    first-block and MagCache would fail at start-up with "not registered")."""
+    # A private registry: the only way to ask before the hook raises.
+    from diffusers.hooks._helpers import TransformerBlockRegistry
+
+    unknown = []
+    for transformer in transformers:
+        for name in block_lists(transformer):
+            block_class = type(getattr(transformer, name)[0])
+            try:
+                TransformerBlockRegistry.get(block_class)
+            except ValueError:
+                unknown.append(block_class.__name__)
+    return sorted(set(unknown))
+
+
 class BlockCounter:
     """Counts transformer blocks that run. A cache hook replaces a skipped block's forward but
     the block is still called, so the count is taken on the first linear layer inside each."""
@@ -75,6 +98,12 @@ class StepCacher:
         ]
         if not self.transformers or not all(hasattr(module, "enable_cache") for module in self.transformers):
             raise ValueError(f"--cache {setting.mode}: {type(pipeline).__name__}'s transformer takes no step cache")
+        unknown = _blocks_unknown_to_hooks(self.transformers) if setting.mode in _BLOCK_HOOK_MODES else []
+        if unknown:
+            raise ValueError(
+                f"--cache {setting.mode}: diffusers' {setting.mode} hooks do not know {', '.join(unknown)} "
+                f"({type(pipeline).__name__}); choose {' or '.join(sorted(set(_MODES_WITHOUT_BLOCK_HOOKS)))}, or no cache"
+            )
         if setting.mode == "faster" and _SEPARATE_CFG_PIPELINES.match(type(pipeline).__name__):
             raise ValueError(
                 f"--cache faster: FasterCache needs both CFG branches in one batch, and {type(pipeline).__name__} runs "

@@ -19,6 +19,7 @@ Kinds (--kind, default t2v):
   ltx2           LTX-2 text/image-to-video with its sound track (LTX2Pipeline; LTX2ImageToVideoPipeline on its modules)
   hunyuanvideo   HunyuanVideo text-to-video (HunyuanVideoPipeline)
   hunyuanvideo-1.5  HunyuanVideo 1.5 text-to-video (HunyuanVideo15Pipeline)
+  hunyuanvideo-1.5-i2v  HunyuanVideo 1.5 image-to-video (HunyuanVideo15ImageToVideoPipeline)
   qwen-image     Qwen-Image text-to-image (QwenImagePipeline)
   sd3.5          Stable Diffusion 3.5-shaped text-to-image (StableDiffusion3Pipeline)
 
@@ -74,7 +75,8 @@ KINDS: MappingProxyType[str, TinyKind] = MappingProxyType(
         "ltx-video": TinyKind("framecast/tiny-random-ltx-video", ltx_video.build),
         "ltx2": TinyKind("framecast/tiny-random-ltx2", ltx2.build),
         "hunyuanvideo": TinyKind("framecast/tiny-random-hunyuanvideo", hunyuan_video.build),
-        "hunyuanvideo-1.5": TinyKind("framecast/tiny-random-hunyuanvideo-1.5", hunyuan_video15.build),
+        "hunyuanvideo-1.5": TinyKind("framecast/tiny-random-hunyuanvideo-1.5", hunyuan_video15.build_t2v),
+        "hunyuanvideo-1.5-i2v": TinyKind("framecast/tiny-random-hunyuanvideo-1.5-i2v", hunyuan_video15.build_i2v),
         "qwen-image": TinyKind("framecast/tiny-random-qwen-image", qwen_image.build),
         "sd3.5": TinyKind("framecast/tiny-random-sd3.5", sd3.build),
     }

@@ -1,4 +1,4 @@
-"""Tiny HunyuanVideo 1.5 model (text-to-video)."""
+"""Tiny HunyuanVideo 1.5 models (text-to-video, image-to-video)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ _TEMPLATE_WORDS = (
 )
 _TEXT_WIDTH = 16
 _GLYPH_WIDTH = 32
+_IMAGE_WIDTH = 12
 
 
 def _tokenizer():
@@ -37,17 +38,12 @@ def _tokenizer():
     )
 
 
-def build(seed: int):
+def _modules(seed: int, task: str) -> dict:
     """HunyuanVideo 1.5: Qwen2.5-VL's language model (a hidden state two layers from the top) and
     ByT5 for quoted text, the VAE compressing 16x in space and 4x in time, a DiT on single latent
     pixels, guidance through a classifier-free guider (the pipeline takes no guidance_scale)."""
     import torch
-    from diffusers import (
-        AutoencoderKLHunyuanVideo15,
-        FlowMatchEulerDiscreteScheduler,
-        HunyuanVideo15Pipeline,
-        HunyuanVideo15Transformer3DModel,
-    )
+    from diffusers import AutoencoderKLHunyuanVideo15, FlowMatchEulerDiscreteScheduler, HunyuanVideo15Transformer3DModel
     from diffusers.guiders import ClassifierFreeGuidance
     from transformers import ByT5Tokenizer, Qwen2_5_VLTextConfig, Qwen2_5_VLTextModel, T5Config, T5EncoderModel
 
@@ -72,7 +68,7 @@ def build(seed: int):
     tokenizer_2 = ByT5Tokenizer()
     text_encoder_2 = T5EncoderModel(T5Config(**(t5_config_kwargs(len(tokenizer_2)) | {"d_model": _GLYPH_WIDTH}))).eval()
     transformer = HunyuanVideo15Transformer3DModel(
-        # The noisy latents, the (here empty) image latents and their mask.
+        # The noisy latents, the image latents (zeros for text only) and their mask.
         in_channels=4 * 2 + 1,
         out_channels=4,
         num_attention_heads=2,
@@ -84,10 +80,11 @@ def build(seed: int):
         patch_size_t=1,
         text_embed_dim=_TEXT_WIDTH,
         text_embed_2_dim=_GLYPH_WIDTH,
-        image_embed_dim=12,
+        image_embed_dim=_IMAGE_WIDTH,
         rope_axes_dim=(2, 2, 4),
+        # The size its image-to-video pipeline buckets an input image to (64x64 and its aspect ratios).
         target_size=64,
-        task_type="t2v",
+        task_type=task,
     )
     vae = AutoencoderKLHunyuanVideo15(
         in_channels=3,
@@ -100,13 +97,33 @@ def build(seed: int):
         downsample_match_channel=False,
         upsample_match_channel=False,
     )
-    return HunyuanVideo15Pipeline(
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        transformer=transformer,
-        vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=5.0),
-        text_encoder_2=text_encoder_2,
-        tokenizer_2=tokenizer_2,
-        guider=ClassifierFreeGuidance(guidance_scale=6.0),
-    )
+    return {
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+        "transformer": transformer,
+        "vae": vae,
+        "scheduler": FlowMatchEulerDiscreteScheduler(shift=5.0),
+        "text_encoder_2": text_encoder_2,
+        "tokenizer_2": tokenizer_2,
+        "guider": ClassifierFreeGuidance(guidance_scale=6.0),
+    }
+
+
+def build_t2v(seed: int):
+    from diffusers import HunyuanVideo15Pipeline
+
+    return HunyuanVideo15Pipeline(**_modules(seed, "t2v"))
+
+
+def build_i2v(seed: int):
+    """Image-to-video: the same modules and a SigLIP image encoder reading 27x27 patches (729
+    tokens, as the real one's)."""
+    from diffusers import HunyuanVideo15ImageToVideoPipeline
+    from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
+
+    modules = _modules(seed, "i2v")
+    image_encoder = SiglipVisionModel(
+        SiglipVisionConfig(hidden_size=_IMAGE_WIDTH, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2, image_size=27, patch_size=1)
+    ).eval()
+    feature_extractor = SiglipImageProcessor(size={"height": 27, "width": 27})
+    return HunyuanVideo15ImageToVideoPipeline(**modules, image_encoder=image_encoder, feature_extractor=feature_extractor)

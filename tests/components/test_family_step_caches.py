@@ -12,7 +12,10 @@ from framecast.components.registry import CACHE_MODES, spec_for_model
 from framecast.components.tiny_model import build_tiny_model
 from framecast.protocol import GenerationKnobs
 
-KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "hunyuanvideo", "t2i", "qwen-image", "sd3.5")
+KINDS = (
+    "t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-1.5",
+    "hunyuanvideo-1.5-i2v", "t2i", "qwen-image", "sd3.5",
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -44,5 +47,8 @@ def test_every_cache_mode_runs_or_is_refused_at_start(kind, tmp_path):
         # diffusers' SD3 transformer has no cache hooks: every mode is refused at start.
         assert set(outcomes.values()) == {"refused"}, outcomes
     else:
-        # Every other family runs at least the modes that need nothing of the pipeline's batching.
-        assert outcomes["first-block"] == outcomes["taylorseer"] == "ran", outcomes
+        # Every other family runs TaylorSeer; first-block caching where diffusers' block hooks know
+        # its transformer blocks (not LTX-2's or HunyuanVideo 1.5's).
+        assert outcomes["taylorseer"] == "ran", outcomes
+        block_hooks = spec.pipeline_class not in ("LTX2Pipeline", "HunyuanVideo15Pipeline", "HunyuanVideo15ImageToVideoPipeline")
+        assert outcomes["first-block"] == ("ran" if block_hooks else "refused"), outcomes
