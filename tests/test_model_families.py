@@ -13,6 +13,7 @@ from fractions import Fraction
 import httpx
 import pytest
 
+from framecast.components.backends.diffusers_backend import takes_adapters
 from framecast.components.registry import spec_for_model
 from framecast.components.tiny_model import build_tiny_lora, build_tiny_model
 from framecast.testing.stack import decode_mp4, wait_done
@@ -28,13 +29,14 @@ from framecast.testing.sweep import (
 )
 
 # One tiny model per family (the kind's registry entry says which family it stands for).
-KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-1.5", "hunyuanvideo-1.5-i2v", "t2i", "qwen-image", "sd3.5")
+KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-1.5", "hunyuanvideo-1.5-i2v", "skyreels-v2", "t2i", "qwen-image", "sd3.5")
 
 
-def takes_adapters(model) -> bool:
+def adapters_run_on(model) -> bool:
     import diffusers
 
-    return hasattr(getattr(diffusers, json.loads((model / "model_index.json").read_text())["_class_name"]), "load_lora_weights")
+    index = json.loads((model / "model_index.json").read_text())
+    return takes_adapters(getattr(diffusers, index["_class_name"]), index["transformer"][1])
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -42,8 +44,8 @@ def family(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"family-{request.param}")
     # Built here rather than by the command (the t2v model's tests run that): one torch import.
     model = build_tiny_model(root / f"tiny-random-{request.param}", kind=request.param)
-    # A pipeline without diffusers' LoRA loader (HunyuanVideo 1.5) runs without one.
-    adapter = build_tiny_lora(model, root / "adapter") if takes_adapters(model) else None
+    # Where diffusers cannot load or scale adapters (HunyuanVideo 1.5, SkyReels-V2) it runs without.
+    adapter = build_tiny_lora(model, root / "adapter") if adapters_run_on(model) else None
     stack = start_family_stack(model, root, adapter, cache=spec_for_model(str(model)).recommended_cache is not None)
     yield stack
     stack.stop()

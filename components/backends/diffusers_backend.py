@@ -150,6 +150,16 @@ def _lora_location(source: str) -> tuple[str, dict]:
     return f"{owner}/{repo}", {"weight_name": path[-1], **({"subfolder": "/".join(path[:-1])} if len(path) > 1 else {})}
 
 
+def takes_adapters(pipeline_class: type, transformer_class: str) -> bool:
+    """Whether diffusers can load LoRA adapters into the pipeline and set their scales: 0.37 has
+    no LoRA loader for HunyuanVideo 1.5, and no scale setter for SkyReels-V2's transformer (a
+    request with an adapter would fail after admission)."""
+    # A private table: the only way to ask before set_adapters raises KeyError.
+    from diffusers.loaders.peft import _SET_ADAPTER_SCALE_FN_MAPPING
+
+    return hasattr(pipeline_class, "load_lora_weights") and transformer_class in _SET_ADAPTER_SCALE_FN_MAPPING
+
+
 @contextlib.contextmanager
 def _steps_counted(scheduler, after_step):
     """Call after_step(index) after each scheduler step: the progress of a pipeline that takes
@@ -188,8 +198,7 @@ class DiffusersBackend:
         self.dtype = _resolve_dtype(options.model.dtype, options.spec.dtype, self.device)
         log.info("loading %s on %s as %s", options.model_path, self.device, self.dtype)
         self.pipeline = DiffusionPipeline.from_pretrained(options.model_path, torch_dtype=self.dtype)
-        # Pipelines without diffusers' LoRA loader (HunyuanVideo 1.5) take no adapters.
-        self.takes_adapters = hasattr(self.pipeline, "load_lora_weights")
+        self.takes_adapters = takes_adapters(type(self.pipeline), type(self.pipeline.transformer).__name__)
         call_parameters = inspect.signature(self.pipeline.__call__).parameters
         # Video pipelines take num_frames; image pipelines (text-to-image models) do not.
         self._makes_video = "num_frames" in call_parameters

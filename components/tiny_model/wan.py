@@ -26,7 +26,7 @@ def _transformer(**overrides):
     return WanTransformer3DModel(**(config | overrides))
 
 
-def _wan21_vae():
+def wan21_vae():
     from diffusers import AutoencoderKLWan
 
     return AutoencoderKLWan(
@@ -38,7 +38,7 @@ def _wan21_vae():
     )
 
 
-def _unipc_scheduler(flow_shift: float):
+def unipc_scheduler(flow_shift: float):
     from diffusers import UniPCMultistepScheduler
 
     # The scheduler real Wan checkpoints ship with.
@@ -59,8 +59,8 @@ def build_t2v(seed: int):
     return WanPipeline(
         tokenizer=tokenizer,
         text_encoder=text_encoder,
-        vae=_wan21_vae(),
-        scheduler=_unipc_scheduler(flow_shift=3.0),
+        vae=wan21_vae(),
+        scheduler=unipc_scheduler(flow_shift=3.0),
         transformer=transformer,
     )
 
@@ -96,8 +96,8 @@ def build_i2v(seed: int):
     return WanImageToVideoPipeline(
         tokenizer=tokenizer,
         text_encoder=text_encoder,
-        vae=_wan21_vae(),
-        scheduler=_unipc_scheduler(flow_shift=3.0),
+        vae=wan21_vae(),
+        scheduler=unipc_scheduler(flow_shift=3.0),
         image_processor=image_processor,
         image_encoder=image_encoder,
         transformer=transformer,
@@ -135,7 +135,7 @@ def build_ti2v(seed: int):
         tokenizer=tokenizer,
         text_encoder=text_encoder,
         vae=vae,
-        scheduler=_unipc_scheduler(flow_shift=5.0),
+        scheduler=unipc_scheduler(flow_shift=5.0),
         transformer=transformer,
         expand_timesteps=True,
     )
@@ -155,8 +155,8 @@ def build_a14b(seed: int):
     return WanPipeline(
         tokenizer=tokenizer,
         text_encoder=text_encoder,
-        vae=_wan21_vae(),
-        scheduler=_unipc_scheduler(flow_shift=12.0),
+        vae=wan21_vae(),
+        scheduler=unipc_scheduler(flow_shift=12.0),
         transformer=transformer,
         transformer_2=transformer_2,
         boundary_ratio=0.875,

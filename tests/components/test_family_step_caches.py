@@ -14,8 +14,10 @@ from framecast.protocol import GenerationKnobs
 
 KINDS = (
     "t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-1.5",
-    "hunyuanvideo-1.5-i2v", "t2i", "qwen-image", "sd3.5",
+    "hunyuanvideo-1.5-i2v", "skyreels-v2", "t2i", "qwen-image", "sd3.5",
 )  # fmt: skip
+# Pipelines whose transformer blocks diffusers 0.37's block hooks (first-block, MagCache) do not know.
+BLOCKS_UNKNOWN_TO_HOOKS = ("LTX2Pipeline", "HunyuanVideo15Pipeline", "HunyuanVideo15ImageToVideoPipeline", "SkyReelsV2Pipeline")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -48,7 +50,6 @@ def test_every_cache_mode_runs_or_is_refused_at_start(kind, tmp_path):
         assert set(outcomes.values()) == {"refused"}, outcomes
     else:
         # Every other family runs TaylorSeer; first-block caching where diffusers' block hooks know
-        # its transformer blocks (not LTX-2's or HunyuanVideo 1.5's).
+        # its transformer blocks.
         assert outcomes["taylorseer"] == "ran", outcomes
-        block_hooks = spec.pipeline_class not in ("LTX2Pipeline", "HunyuanVideo15Pipeline", "HunyuanVideo15ImageToVideoPipeline")
-        assert outcomes["first-block"] == ("ran" if block_hooks else "refused"), outcomes
+        assert outcomes["first-block"] == ("refused" if spec.pipeline_class in BLOCKS_UNKNOWN_TO_HOOKS else "ran"), outcomes
