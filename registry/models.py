@@ -630,6 +630,20 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         source="framecast.components.tiny_model --kind skyreels-v2 (random weights, built offline)",
     ),
     ModelSpec(
+        id="framecast/tiny-random-kandinsky-5",
+        aliases=("tiny-random-kandinsky-5",),
+        family="tiny",
+        stands_for="kandinsky-5",
+        pipeline_class="Kandinsky5T2VPipeline",
+        tasks=("t2v",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 24, 4, 5.0),
+        limits=_tiny_video_limits(4, 121, 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind kandinsky-5 (random weights, built offline)",
+    ),
+    ModelSpec(
         id="framecast/tiny-random-ltx2",
         aliases=("tiny-random-ltx2",),
         family="tiny",
@@ -688,8 +702,9 @@ _ENTRIES: tuple[ModelSpec, ...] = (
     ),
 )
 
-# diffusers' SD3 transformer has no cache hooks.
-_NO_STEP_CACHE = ("StableDiffusion3Pipeline",)
+# diffusers' SD3 transformer has no cache hooks; Kandinsky 5's pipeline calls its transformer
+# outside the cache context the hooks keep their state in.
+_NO_STEP_CACHE = ("StableDiffusion3Pipeline", "Kandinsky5T2VPipeline")
 
 REGISTRY: tuple[ModelSpec, ...] = tuple(
     dataclasses.replace(

@@ -77,6 +77,7 @@ PUBLISHED = {
     "framecast/tiny-random-hunyuanvideo-1.5": ("HunyuanVideo15Pipeline", ("t2v",), "64x64", 9, 24, 4, 6.0, None, 5.0, 4, 16, "float32"),
     "framecast/tiny-random-hunyuanvideo-1.5-i2v": ("HunyuanVideo15ImageToVideoPipeline", ("i2v",), "64x64", 9, 24, 4, 6.0, None, 5.0, 4, 16, "float32"),
     "framecast/tiny-random-skyreels-v2": ("SkyReelsV2Pipeline", ("t2v",), "64x64", 9, 24, 4, 6.0, None, 8.0, 4, 16, "float32"),
+    "framecast/tiny-random-kandinsky-5": ("Kandinsky5T2VPipeline", ("t2v",), "64x64", 9, 24, 4, 5.0, None, None, 4, 16, "float32"),
     "framecast/tiny-random-hunyuanvideo": ("HunyuanVideoPipeline", ("t2v",), "64x64", 9, 24, 4, 6.0, None, 7.0, 4, 16, "float32"),
     "framecast/tiny-random-qwen-image": ("QwenImagePipeline", ("t2i",), "64x64", 1, 1, 4, 4.0, None, None, 1, 16, "float32"),
     "framecast/tiny-random-sd3.5": ("StableDiffusion3Pipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),

@@ -65,8 +65,8 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
     sizes a multiple of the VAE's spatial compression times the transformer's patch, frame
     counts a multiple of the VAE's temporal compression apart, no more steps than the
     scheduler has training timesteps (and at least two where it stretches its sigmas to a
-    terminal value), no side or frame count past the transformer's position table (Wan's
-    rotary table, SD3's positional embedding), no side under two latent pixels where the VAE
+    terminal value), no side or frame count past the transformer's position table (Wan's and
+    Kandinsky 5's rotary tables, SD3's positional embedding), no side under two latent pixels where the VAE
     decoder reflects its padding (LTX-2), only the sizes it buckets an input image to where it
     takes no size (HunyuanVideo 1.5 image-to-video); and the prompt tokens it encodes."""
     transformer = pipeline.transformer
@@ -90,6 +90,14 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
             most = (int(positions) - 1) * int(temporal) + 1
             most -= (most - 1) % limits.frame_step
             limits = dataclasses.replace(limits, max_frames=min(limits.max_frames, most))
+    # Kandinsky 5's rotary table numbers latent (frames, rows, columns) up to a fixed count each.
+    table = getattr(getattr(transformer, "visual_rope_embeddings", None), "max_pos", None)
+    if isinstance(table, (tuple, list)) and len(table) == 3:
+        frames, rows, columns = (int(count) for count in table)
+        max_side = min(rows, columns) * patch * int(spatial)
+        most = (frames - 1) * int(temporal) + 1 if makes_video else limits.max_frames
+        most -= (most - 1) % limits.frame_step
+        limits = dataclasses.replace(limits, max_side=min(max_side, limits.max_side or max_side), max_frames=min(limits.max_frames, most))
     vae = getattr(pipeline, "vae", None)
     if vae is not None and vae.config.get("decoder_spatial_padding_mode") == "reflect":
         # Reflected padding needs two latent pixels each way.

@@ -47,6 +47,18 @@ _BLOCK_HOOK_MODES = ("first-block", "mag")
 _MODES_WITHOUT_BLOCK_HOOKS = ("taylorseer", "faster")
 
 
+def _sets_cache_context(pipeline) -> bool:
+    """Whether the pipeline calls its transformer inside `transformer.cache_context(...)`, where
+    diffusers' cache hooks keep their state (Kandinsky 5's does not: every hook fails with "No
+    context is set" at the first step). Read from its source: nothing else says it."""
+    import inspect
+
+    try:
+        return "cache_context(" in inspect.getsource(type(pipeline).__call__)
+    except (OSError, TypeError):
+        return True
+
+
 def _blocks_unknown_to_hooks(transformers: list[torch.nn.Module]) -> list[str]:
     """The transformer block classes diffusers' block hooks have no registration for (LTX-2's:
     first-block and MagCache would fail at start-up with "not registered")."""
@@ -98,6 +110,11 @@ class StepCacher:
         ]
         if not self.transformers or not all(hasattr(module, "enable_cache") for module in self.transformers):
             raise ValueError(f"--cache {setting.mode}: {type(pipeline).__name__}'s transformer takes no step cache")
+        if not _sets_cache_context(pipeline):
+            raise ValueError(
+                f"--cache {setting.mode}: {type(pipeline).__name__} calls its transformer outside a cache context, "
+                "which diffusers' cache hooks need; run it without a cache"
+            )
         unknown = _blocks_unknown_to_hooks(self.transformers) if setting.mode in _BLOCK_HOOK_MODES else []
         if unknown:
             raise ValueError(

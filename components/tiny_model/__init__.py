@@ -21,6 +21,7 @@ Kinds (--kind, default t2v):
   hunyuanvideo-1.5  HunyuanVideo 1.5 text-to-video (HunyuanVideo15Pipeline)
   hunyuanvideo-1.5-i2v  HunyuanVideo 1.5 image-to-video (HunyuanVideo15ImageToVideoPipeline)
   skyreels-v2    SkyReels-V2 text-to-video (SkyReelsV2Pipeline)
+  kandinsky-5    Kandinsky 5 text-to-video (Kandinsky5T2VPipeline)
   qwen-image     Qwen-Image text-to-image (QwenImagePipeline)
   sd3.5          Stable Diffusion 3.5-shaped text-to-image (StableDiffusion3Pipeline)
 
@@ -48,7 +49,7 @@ from types import MappingProxyType
 from typing import Any
 
 from framecast.components.registry import SPEC_FILE
-from framecast.components.tiny_model import cogvideox, flux, hunyuan_video, hunyuan_video15, ltx2, ltx_video, qwen_image, sd3, skyreels_v2, wan
+from framecast.components.tiny_model import cogvideox, flux, hunyuan_video, hunyuan_video15, kandinsky5, ltx2, ltx_video, qwen_image, sd3, skyreels_v2, wan
 
 log = logging.getLogger("framecast.tiny_model")
 
@@ -79,6 +80,7 @@ KINDS: MappingProxyType[str, TinyKind] = MappingProxyType(
         "hunyuanvideo-1.5": TinyKind("framecast/tiny-random-hunyuanvideo-1.5", hunyuan_video15.build_t2v),
         "hunyuanvideo-1.5-i2v": TinyKind("framecast/tiny-random-hunyuanvideo-1.5-i2v", hunyuan_video15.build_i2v),
         "skyreels-v2": TinyKind("framecast/tiny-random-skyreels-v2", skyreels_v2.build),
+        "kandinsky-5": TinyKind("framecast/tiny-random-kandinsky-5", kandinsky5.build),
         "qwen-image": TinyKind("framecast/tiny-random-qwen-image", qwen_image.build),
         "sd3.5": TinyKind("framecast/tiny-random-sd3.5", sd3.build),
     }

@@ -24,12 +24,32 @@ def _llama_tokenizer():
     )
 
 
+def hunyuan_video_vae(latent_channels: int):
+    """HunyuanVideo's causal 3D VAE: 8x in space, 4x in time."""
+    from diffusers import AutoencoderKLHunyuanVideo
+
+    return AutoencoderKLHunyuanVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=latent_channels,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        act_fn="silu",
+        norm_num_groups=4,
+        scaling_factor=0.476986,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+        mid_block_add_attention=True,
+    )
+
+
 def build(seed: int):
     """HunyuanVideo: a Llama text encoder (its hidden states) and CLIP (pooled), the causal 3D VAE
     (8x space, 4x time), a DiT with 2x2 patches and an embedded guidance scale."""
     import torch
     from diffusers import (
-        AutoencoderKLHunyuanVideo,
         FlowMatchEulerDiscreteScheduler,
         HunyuanVideoPipeline,
         HunyuanVideoTransformer3DModel,
@@ -67,21 +87,7 @@ def build(seed: int):
         pooled_projection_dim=TEXT_DIM,
         rope_axes_dim=(4, 6, 6),
     )
-    vae = AutoencoderKLHunyuanVideo(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
-        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
-        block_out_channels=(8, 8, 8, 8),
-        layers_per_block=1,
-        act_fn="silu",
-        norm_num_groups=4,
-        scaling_factor=0.476986,
-        spatial_compression_ratio=8,
-        temporal_compression_ratio=4,
-        mid_block_add_attention=True,
-    )
+    vae = hunyuan_video_vae(latent_channels=4)
     return HunyuanVideoPipeline(
         text_encoder=text_encoder,
         tokenizer=tokenizer,

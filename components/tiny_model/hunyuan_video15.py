@@ -13,7 +13,7 @@ _CHAT_TEMPLATE = (
 # The pipeline cuts the first 108 tokens (the system message) from the encoder's output, so the
 # tokenizer splits text as Qwen's pre-tokenizer does (a word with the space before it, one digit,
 # punctuation, line breaks, a run of spaces less its last): the system message is 108 tokens.
-_QWEN_TOKENS = r"[^\r\n\w]?[A-Za-z]+|\d| ?[^\s\w]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+QWEN_TOKENS = r"[^\r\n\w]?[A-Za-z]+|\d| ?[^\s\w]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 _TEMPLATE_WORDS = (
     "system user assistant You are a helpful Describe the video by detailing following aspects main content "
     "and theme of color shape size texture quantity text spatial relationships objects Actions events behaviors "
@@ -25,11 +25,13 @@ _GLYPH_WIDTH = 32
 _IMAGE_WIDTH = 12
 
 
-def _tokenizer():
+def qwen_tokenizer(template_words: str = _TEMPLATE_WORDS, pattern: str = QWEN_TOKENS):
+    """A Qwen-style tokenizer that knows the words of a pipeline's prompt template, with Qwen 2.5's
+    chat template; `pattern` splits text into its tokens."""
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(
-        tokenizer_object=word_level_tokenizer(_CHAT_SPECIALS, bos=None, eos=None, extra_words=_TEMPLATE_WORDS, pattern=_QWEN_TOKENS),
+        tokenizer_object=word_level_tokenizer(_CHAT_SPECIALS, bos=None, eos=None, extra_words=template_words, pattern=pattern),
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token="<unk>",
@@ -48,7 +50,7 @@ def _modules(seed: int, task: str) -> dict:
     from transformers import ByT5Tokenizer, Qwen2_5_VLTextConfig, Qwen2_5_VLTextModel, T5Config, T5EncoderModel
 
     torch.manual_seed(seed)
-    tokenizer = _tokenizer()
+    tokenizer = qwen_tokenizer()
     text_encoder = Qwen2_5_VLTextModel(
         Qwen2_5_VLTextConfig(
             hidden_size=_TEXT_WIDTH,
