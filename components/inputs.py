@@ -18,7 +18,7 @@ import re
 import fsspec
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from framecast.protocol import ErrorCode, RequestFieldError
+from framecast.protocol import ErrorCode, RequestFieldError, parse_size
 
 PARAM = "input_reference"
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -97,5 +97,5 @@ def closest_size(image: Image.Image, sizes: tuple[str, ...]) -> tuple[int, int] 
     if not sizes:
         return None
     aspect = image.width / image.height
-    parsed = [tuple(int(side) for side in size.split("x")) for size in sizes]
+    parsed = [parse_size(size) for size in sizes]
     return min(parsed, key=lambda size: abs(size[0] / size[1] - aspect))

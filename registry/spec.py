@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from framecast.protocol import ErrorCode, GenerationKnobs, RequestFieldError
+from framecast.protocol import ErrorCode, GenerationKnobs, RequestFieldError, parse_size
 
 # A model folder may name the registry entry it follows in this file (the tiny model does).
 SPEC_FILE = "framecast_model.json"
@@ -106,7 +106,7 @@ class Limits:
         """(width, height) of the cheapest size the check admits: the smallest listed one where
         only those are accepted, else the smallest square."""
         if self.only_listed_sizes and self.sizes:
-            return min((tuple(int(side) for side in size.split("x")) for size in self.sizes), key=lambda wh: wh[0] * wh[1])
+            return min((parse_size(size) for size in self.sizes), key=math.prod)
         return self.smallest_side, self.smallest_side
 
 

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 
 from framecast.protocol.adapters import MAX_ADAPTER_SCALE
-from framecast.protocol.videos import MAX_GUIDANCE_SCALE, MAX_SEED
+from framecast.protocol.videos import MAX_GUIDANCE_SCALE, MAX_SEED, parse_size
 from framecast.testing.stack import (
     Discovery,
     ManagedProcess,
@@ -57,7 +57,7 @@ def _round_up(value: float, multiple: int) -> int:
 def corner_sizes(limits: dict) -> dict[str, tuple[int, int]]:
     """The smallest and largest sizes the check admits, and the most extreme aspect ratios."""
     if limits.get("only_listed_sizes"):
-        listed = [tuple(int(side) for side in size.split("x")) for size in limits["sizes"]]
+        listed = [parse_size(size) for size in limits["sizes"]]
         return {
             "smallest": min(listed, key=lambda wh: wh[0] * wh[1]),
             "largest": max(listed, key=lambda wh: wh[0] * wh[1]),
@@ -121,7 +121,7 @@ def limit_cases(card: dict, adapter: str | None = None) -> list[Case]:
         width, height = sizes["smallest"]
         unlisted = next(f"{width + step}x{height}" for step in range(limits["size_multiple"], 10**4, limits["size_multiple"])
                         if f"{width + step}x{height}" not in limits["sizes"])  # fmt: skip
-        cases.append(case("a size not listed", size=tuple(int(side) for side in unlisted.split("x")), refused="size"))
+        cases.append(case("a size not listed", size=parse_size(unlisted), refused="size"))
     if (limits.get("min_side") or 0) > limits["size_multiple"]:
         under = limits["min_side"] - limits["size_multiple"]
         cases.append(case("a side under the shortest", size=(sizes["widest"][0], under), refused="size"))

@@ -15,6 +15,7 @@ import pytest
 
 from framecast.components.backends.diffusers_backend import takes_adapters
 from framecast.components.registry import spec_for_model
+from framecast.protocol import parse_size
 from framecast.components.tiny_model import build_tiny_lora, build_tiny_model
 from framecast.testing.stack import decode_mp4, wait_done
 from framecast.testing.sweep import (
@@ -57,7 +58,7 @@ def test_a_request_at_the_defaults_makes_what_the_model_publishes(family):
     width, height = (int(side) for side in defaults["size"].split("x"))
     if family.needs_image and family.card["limits"]["sizes"]:
         # No size asked: the listed size whose aspect ratio is nearest the input image's (64x48).
-        listed = [tuple(int(side) for side in size.split("x")) for size in family.card["limits"]["sizes"]]
+        listed = [parse_size(size) for size in family.card["limits"]["sizes"]]
         width, height = min(listed, key=lambda size: abs(size[0] / size[1] - 64 / 48))
     frames = defaults["num_frames"] if family.makes_video else 1
     assert check_output(family, response, frames, (width, height)) is None, check_output(family, response, frames, (width, height))

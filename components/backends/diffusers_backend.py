@@ -18,7 +18,7 @@ from framecast.components.backends.diffusers_caching import BlockCounter, StepCa
 from framecast.components.backends.schedulers import starting_at_the_first_timestep
 from framecast.components.encoding import SoundTrack
 from framecast.components.registry import GenerationParams, Limits
-from framecast.protocol import Stage
+from framecast.protocol import Stage, parse_size
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,6 @@ def _spatial_patch(transformer) -> int:
     config = transformer.config
     patch = config.get("patch_size") or 1
     return int(patch[-1] if isinstance(patch, (list, tuple)) else patch)
-
-
-def _pixels(size: str) -> int:
-    width, height = (int(side) for side in size.split("x"))
-    return width * height
 
 
 def _size_buckets(pipeline) -> list[str] | None:
@@ -109,7 +104,7 @@ def pipeline_limits(pipeline, declared: Limits, makes_video: bool) -> Limits:
         limits = dataclasses.replace(limits, min_steps=max(limits.min_steps, 2))
     if (buckets := _size_buckets(pipeline)) is not None:
         # It makes the bucket nearest the input image's aspect ratio, whatever size is asked.
-        admitted = [size for size in buckets if limits.min_pixels <= _pixels(size) <= limits.max_pixels]
+        admitted = [size for size in buckets if limits.min_pixels <= math.prod(parse_size(size)) <= limits.max_pixels]
         listed = [size for size in limits.sizes if size in admitted]
         limits = dataclasses.replace(limits, sizes=tuple(dict.fromkeys(listed + admitted)), only_listed_sizes=True)
     prompt_tokens = inspect.signature(pipeline.__call__).parameters.get("max_sequence_length")
