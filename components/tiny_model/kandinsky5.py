@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from framecast.components.tiny_model.hunyuan_video import hunyuan_video_vae
 from framecast.components.tiny_model.hunyuan_video15 import QWEN_TOKENS, qwen_tokenizer
-from framecast.components.tiny_model.text import clip_text_encoder, clip_tokenizer
+from framecast.components.tiny_model.text import clip_text_encoder, clip_tokenizer, qwen25_vl_encoder
 
 _TEXT_WIDTH = 32
 _CLIP_WIDTH = 16
@@ -25,37 +25,10 @@ def build(seed: int):
     VAE (8x in space, 4x in time, 16 channels), a DiT on 2x2 patches."""
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, Kandinsky5T2VPipeline, Kandinsky5Transformer3DModel
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     torch.manual_seed(seed)
     tokenizer = qwen_tokenizer(_TEMPLATE_WORDS, _TOKENS)
-    vocabulary = len(tokenizer)
-    # The vision tokens never occur in a text prompt; they get ids past the tokenizer's.
-    text_encoder = Qwen2_5_VLForConditionalGeneration(
-        Qwen2_5_VLConfig(
-            text_config={
-                "hidden_size": _TEXT_WIDTH,
-                "intermediate_size": 32,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 2,
-                "num_key_value_heads": 2,
-                "rope_scaling": {"mrope_section": [2, 2, 4], "rope_type": "default", "type": "default"},
-                "rope_theta": 1000000.0,
-                "vocab_size": vocabulary + 3,
-                "bos_token_id": tokenizer.pad_token_id,
-                "eos_token_id": tokenizer.eos_token_id,
-                "pad_token_id": tokenizer.pad_token_id,
-            },
-            vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": _TEXT_WIDTH},
-            hidden_size=_TEXT_WIDTH,
-            vocab_size=vocabulary + 3,
-            vision_start_token_id=vocabulary,
-            vision_end_token_id=vocabulary + 1,
-            vision_token_id=vocabulary + 2,
-            image_token_id=vocabulary + 2,
-            video_token_id=vocabulary + 2,
-        )
-    ).eval()
+    text_encoder = qwen25_vl_encoder(tokenizer, _TEXT_WIDTH)
     tokenizer_2 = clip_tokenizer()
     text_encoder_2 = clip_text_encoder(tokenizer_2, hidden_size=_CLIP_WIDTH)
     transformer = Kandinsky5Transformer3DModel(

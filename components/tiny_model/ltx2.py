@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from framecast.components.tiny_model.ltx_video import ltx_scheduler
 from framecast.components.tiny_model.text import word_level_tokenizer
 
 _TEXT_WIDTH = 16
@@ -72,7 +73,6 @@ def build(seed: int):
     from diffusers import (
         AutoencoderKLLTX2Audio,
         AutoencoderKLLTX2Video,
-        FlowMatchEulerDiscreteScheduler,
         LTX2Pipeline,
         LTX2VideoTransformer3DModel,
     )
@@ -168,19 +168,8 @@ def build(seed: int):
         leaky_relu_negative_slope=0.1,
         output_sampling_rate=_SAMPLE_RATE,
     )
-    # LTX-2's scheduler: the shift follows the video's token count.
-    scheduler = FlowMatchEulerDiscreteScheduler(
-        num_train_timesteps=1000,
-        shift=1.0,
-        use_dynamic_shifting=True,
-        base_shift=0.95,
-        max_shift=2.05,
-        base_image_seq_len=1024,
-        max_image_seq_len=4096,
-        shift_terminal=0.1,
-    )
     return LTX2Pipeline(
-        scheduler=scheduler,
+        scheduler=ltx_scheduler(),
         vae=vae,
         audio_vae=audio_vae,
         text_encoder=text_encoder,

@@ -6,11 +6,28 @@ from __future__ import annotations
 from framecast.components.tiny_model.text import TEXT_DIM, t5_encoder, t5_tokenizer
 
 
+def ltx_scheduler():
+    """LTX-Video's and LTX-2's scheduler: the shift follows the video's token count, and the last
+    sigma is stretched to 0.1."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(
+        num_train_timesteps=1000,
+        shift=1.0,
+        use_dynamic_shifting=True,
+        base_shift=0.95,
+        max_shift=2.05,
+        base_image_seq_len=1024,
+        max_image_seq_len=4096,
+        shift_terminal=0.1,
+    )
+
+
 def build(seed: int):
     """LTX-Video 0.9-shaped: T5 text encoder, a VAE compressing 32x in space (a 4x4 pixel patch and
     three 2x blocks) and 8x in time, a DiT on single latent pixels, the dynamic-shift scheduler."""
     import torch
-    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXPipeline, LTXVideoTransformer3DModel
+    from diffusers import AutoencoderKLLTXVideo, LTXPipeline, LTXVideoTransformer3DModel
 
     torch.manual_seed(seed)
     tokenizer = t5_tokenizer(model_max_length=128)
@@ -45,15 +62,5 @@ def build(seed: int):
         encoder_causal=True,
         decoder_causal=False,
     )
-    # LTX-Video's scheduler configuration: the shift follows the video's token count.
-    scheduler = FlowMatchEulerDiscreteScheduler(
-        num_train_timesteps=1000,
-        shift=1.0,
-        use_dynamic_shifting=True,
-        base_shift=0.95,
-        max_shift=2.05,
-        base_image_seq_len=1024,
-        max_image_seq_len=4096,
-        shift_terminal=0.1,
-    )
+    scheduler = ltx_scheduler()
     return LTXPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer, scheduler=scheduler)

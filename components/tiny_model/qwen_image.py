@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from framecast.components.tiny_model.text import word_level_tokenizer
+from framecast.components.tiny_model.text import qwen25_vl_encoder, word_level_tokenizer
 
 _CHAT_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<unk>", "<|im_end|>"]
 # The words of QwenImagePipeline's prompt template. The pipeline cuts the template's first 34
@@ -31,37 +31,10 @@ def build(seed: int):
     guidance)."""
     import torch
     from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImagePipeline, QwenImageTransformer2DModel
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
-    vocabulary = len(tokenizer)
-    # The vision tokens never occur in a text prompt; they get ids past the tokenizer's.
-    text_encoder = Qwen2_5_VLForConditionalGeneration(
-        Qwen2_5_VLConfig(
-            text_config={
-                "hidden_size": _TEXT_WIDTH,
-                "intermediate_size": 16,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 2,
-                "num_key_value_heads": 2,
-                "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
-                "rope_theta": 1000000.0,
-                "vocab_size": vocabulary + 3,
-                "bos_token_id": tokenizer.pad_token_id,
-                "eos_token_id": tokenizer.eos_token_id,
-                "pad_token_id": tokenizer.pad_token_id,
-            },
-            vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": 16},
-            hidden_size=_TEXT_WIDTH,
-            vocab_size=vocabulary + 3,
-            vision_start_token_id=vocabulary,
-            vision_end_token_id=vocabulary + 1,
-            vision_token_id=vocabulary + 2,
-            image_token_id=vocabulary + 2,
-            video_token_id=vocabulary + 2,
-        )
-    ).eval()
+    text_encoder = qwen25_vl_encoder(tokenizer, _TEXT_WIDTH)
     transformer = QwenImageTransformer2DModel(
         patch_size=2,
         in_channels=64,

@@ -118,3 +118,37 @@ def clip_text_encoder(tokenizer, hidden_size: int = TEXT_DIM, with_projection: b
         projection_dim=hidden_size,
     )
     return (CLIPTextModelWithProjection if with_projection else CLIPTextModel)(config).eval()
+
+
+def qwen25_vl_encoder(tokenizer, width: int):
+    """Qwen2.5-VL (language model and a one-layer vision tower) at `width`, with its rotary
+    sections scaled to the head size. The vision tokens never occur in a text prompt; they get
+    ids past the tokenizer's."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    vocabulary = len(tokenizer)
+    return Qwen2_5_VLForConditionalGeneration(
+        Qwen2_5_VLConfig(
+            text_config={
+                "hidden_size": width,
+                "intermediate_size": width,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 2,
+                "rope_scaling": {"mrope_section": [width // 16, width // 16, width // 8], "rope_type": "default", "type": "default"},
+                "rope_theta": 1000000.0,
+                "vocab_size": vocabulary + 3,
+                "bos_token_id": tokenizer.pad_token_id,
+                "eos_token_id": tokenizer.eos_token_id,
+                "pad_token_id": tokenizer.pad_token_id,
+            },
+            vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": width},
+            hidden_size=width,
+            vocab_size=vocabulary + 3,
+            vision_start_token_id=vocabulary,
+            vision_end_token_id=vocabulary + 1,
+            vision_token_id=vocabulary + 2,
+            image_token_id=vocabulary + 2,
+            video_token_id=vocabulary + 2,
+        )
+    ).eval()
