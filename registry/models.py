@@ -46,6 +46,12 @@ _COGVIDEOX_LIMITS = Limits(
     max_pixels=720 * 480, max_steps=200, sizes=("720x480",), only_listed_sizes=True,
 )  # fmt: skip
 
+_HUNYUANVIDEO_LIMITS = Limits(
+    frame_step=4, min_frames=5, max_frames=129, size_multiple=16, min_pixels=256 * 256, max_pixels=1280 * 720,
+    max_steps=200,
+    sizes=("1280x720", "720x1280", "1104x832", "832x1104", "960x960", "960x544", "544x960", "832x624", "624x832", "720x720"),
+)  # fmt: skip
+
 # The tiny random models of framecast.components.tiny_model (tests and the quickstart).
 _TINY_LIMITS = Limits(
     frame_step=4, min_frames=1, max_frames=129, size_multiple=16, min_pixels=16 * 16, max_pixels=256 * 256, max_steps=1000
@@ -202,16 +208,27 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         backends=("sglang", "diffusers"),
         dtype="bfloat16",
         defaults=Defaults(1280, 720, 129, 24, 50, 6.0, flow_shift=7.0),
-        limits=Limits(
-            frame_step=4, min_frames=5, max_frames=129, size_multiple=16, min_pixels=256 * 256,
-            max_pixels=1280 * 720, max_steps=200,
-            sizes=("1280x720", "720x1280", "1104x832", "832x1104", "960x960",
-                   "960x544", "544x960", "832x624", "624x832", "720x720"),
-        ),  # fmt: skip
+        limits=_HUNYUANVIDEO_LIMITS,
         footprint=Footprint(dit_params_b=13.0, text_encoder_params_b=8.2, other_params_b=0.25, activation_gb=20.0),
         # guidance_scale is the embedded (distilled) guidance; true CFG stays off.
         serving_tp=2,
         source="Tencent/HunyuanVideo README, hyvideo/config.py, sample_video.py; diffusers HunyuanVideoPipeline",
+    ),
+    ModelSpec(
+        id="hunyuanvideo-community/HunyuanVideo-I2V",
+        aliases=("HunyuanVideo-I2V", "tencent/HunyuanVideo-I2V"),
+        family="hunyuanvideo",
+        pipeline_class="HunyuanVideoImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        defaults=Defaults(1280, 720, 129, 24, 50, 6.0, flow_shift=7.0),
+        limits=_HUNYUANVIDEO_LIMITS,
+        # LLaVA-Llama-3-8B (with its CLIP-L/336 tower) reads the image within the prompt.
+        footprint=Footprint(dit_params_b=13.0, text_encoder_params_b=8.8, other_params_b=0.25, activation_gb=20.0),
+        # The 16-channel checkpoint: the image's latent replaces the first frame, and
+        # guidance_scale is the embedded (distilled) guidance, as for text-to-video.
+        source="Tencent/HunyuanVideo-I2V README (720p, 129 frames, 50 steps, --flow-shift 7 with --i2v-stability, --embedded-cfg-scale 6); diffusers HunyuanVideoImageToVideoPipeline",
     ),
     ModelSpec(
         id="THUDM/CogVideoX-2b",
@@ -677,6 +694,20 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         source="framecast.components.tiny_model --kind hunyuanvideo (random weights, built offline)",
     ),
     ModelSpec(
+        id="framecast/tiny-random-hunyuanvideo-i2v",
+        aliases=("tiny-random-hunyuanvideo-i2v",),
+        family="tiny",
+        stands_for="hunyuanvideo",
+        pipeline_class="HunyuanVideoImageToVideoPipeline",
+        tasks=("i2v",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 9, 24, 4, 6.0, flow_shift=7.0),
+        limits=_tiny_video_limits(4, 129, 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind hunyuanvideo-i2v (random weights, built offline)",
+    ),
+    ModelSpec(
         id="framecast/tiny-random-qwen-image",
         aliases=("tiny-random-qwen-image",),
         family="tiny",
@@ -708,7 +739,8 @@ _ENTRIES: tuple[ModelSpec, ...] = (
 
 # diffusers' SD3 transformer has no cache hooks; Kandinsky 5's pipeline calls its transformer
 # outside the cache context the hooks keep their state in.
-_NO_STEP_CACHE = ("StableDiffusion3Pipeline", "Kandinsky5T2VPipeline")
+# Pipelines that call their transformer outside a cache context: no step cache can run there.
+_NO_STEP_CACHE = ("StableDiffusion3Pipeline", "Kandinsky5T2VPipeline", "HunyuanVideoImageToVideoPipeline")
 
 REGISTRY: tuple[ModelSpec, ...] = tuple(
     dataclasses.replace(

@@ -30,6 +30,9 @@ PUBLISHED = {
     "Wan-AI/Wan2.2-I2V-A14B-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "1280x720", 81, 16, 40, 3.5, 3.5, 5.0, 4, 16, "bfloat16"),
     # Tencent/HunyuanVideo: 720x1280, 129 frames (4n+1), 50 steps, embedded cfg 6.0, flow shift 7.0, 24 fps.
     "hunyuanvideo-community/HunyuanVideo": ("HunyuanVideoPipeline", ("t2v",), "1280x720", 129, 24, 50, 6.0, None, 7.0, 4, 16, "bfloat16"),
+    # Tencent/HunyuanVideo-I2V README: 720p, 129 frames, 50 steps, embedded cfg 6.0; flow shift 7.0
+    # with --i2v-stability (token replace: the 16-channel checkpoint).
+    "hunyuanvideo-community/HunyuanVideo-I2V": ("HunyuanVideoImageToVideoPipeline", ("i2v",), "1280x720", 129, 24, 50, 6.0, None, 7.0, 4, 16, "bfloat16"),
     # zai-org/CogVideo README: 720x480 only, 8N+1 frames (N <= 6, default 49), 8 fps; 50 steps, guidance 6.
     "THUDM/CogVideoX-2b": ("CogVideoXPipeline", ("t2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "float16"),
     "THUDM/CogVideoX-5b": ("CogVideoXPipeline", ("t2v",), "720x480", 49, 8, 50, 6.0, None, None, 8, 16, "bfloat16"),
@@ -79,6 +82,7 @@ PUBLISHED = {
     "framecast/tiny-random-skyreels-v2": ("SkyReelsV2Pipeline", ("t2v",), "64x64", 9, 24, 4, 6.0, None, 8.0, 4, 16, "float32"),
     "framecast/tiny-random-kandinsky-5": ("Kandinsky5T2VPipeline", ("t2v",), "64x64", 9, 24, 4, 5.0, None, None, 4, 16, "float32"),
     "framecast/tiny-random-hunyuanvideo": ("HunyuanVideoPipeline", ("t2v",), "64x64", 9, 24, 4, 6.0, None, 7.0, 4, 16, "float32"),
+    "framecast/tiny-random-hunyuanvideo-i2v": ("HunyuanVideoImageToVideoPipeline", ("i2v",), "64x64", 9, 24, 4, 6.0, None, 7.0, 4, 16, "float32"),
     "framecast/tiny-random-qwen-image": ("QwenImagePipeline", ("t2i",), "64x64", 1, 1, 4, 4.0, None, None, 1, 16, "float32"),
     "framecast/tiny-random-sd3.5": ("StableDiffusion3Pipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),
 }

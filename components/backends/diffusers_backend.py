@@ -209,12 +209,15 @@ class DiffusersBackend:
             raise ValueError(f"{options.model_path} holds a {type(self.pipeline).__name__}, not a video pipeline")
         self._takes_step_callback = "callback_on_step_end" in call_parameters
         self._takes_guidance_2 = "guidance_scale_2" in call_parameters
-        # A model with true CFG and no embedded guidance (Qwen-Image) takes its CFG scale as
-        # true_cfg_scale, its guidance_scale left unset (None) for guidance-distilled variants.
+        # A model with true CFG and no embedded guidance (Qwen-Image, HunyuanVideo-I2V's 33-channel
+        # checkpoint) takes its CFG scale as true_cfg_scale: its guidance_scale would feed a
+        # guidance embedding the transformer does not have.
         guidance = call_parameters.get("guidance_scale")
+        transformer_config = getattr(getattr(self.pipeline, "transformer", None), "config", {})
         self._cfg_parameter = (
             "true_cfg_scale"
-            if "true_cfg_scale" in call_parameters and (guidance is None or guidance.default is None)
+            if "true_cfg_scale" in call_parameters
+            and (guidance is None or guidance.default is None or not transformer_config.get("guidance_embeds", True))
             else "guidance_scale"
         )
         # A pipeline that takes no CFG scale (HunyuanVideo 1.5) runs CFG through its guider.
@@ -225,6 +228,12 @@ class DiffusersBackend:
         self._takes_image = "image" in call_parameters
         # HunyuanVideo 1.5's image-to-video takes its size from the image (fitted to the request's).
         self._takes_size = "height" in call_parameters
+        # HunyuanVideo-I2V's 33-channel checkpoint decodes the image's own latent frame ahead of the
+        # video and cuts it (the VAE's frames per latent): ask for as many more.
+        vae = getattr(self.pipeline, "vae", None)
+        self._cut_leading_frames = (
+            getattr(vae, "temporal_compression_ratio", 1) if transformer_config.get("image_condition_type") == "latent_concat" else 0
+        )
         self.pipeline.scheduler = starting_at_the_first_timestep(self.pipeline.scheduler)
         flow_shift = options.flow_shift_or_default
         if flow_shift is not None:
@@ -309,7 +318,7 @@ class DiffusersBackend:
         """One generation at the model's defaults, for a step cache that measures the model (a
         plain grey picture for a model that needs an input image)."""
         d = self.options.spec.defaults
-        extra: dict = {"num_frames": d.num_frames} if self._makes_video else {}
+        extra: dict = {"num_frames": d.num_frames + self._cut_leading_frames} if self._makes_video else {}
         if self._takes_size:
             extra |= {"height": d.height, "width": d.width}
         if self.options.spec.needs_image:
@@ -389,7 +398,7 @@ class DiffusersBackend:
             if not self._takes_step_callback:
                 cleanup.enter_context(_steps_counted(pipeline.scheduler, lambda step: after_step(pipeline, step, None, {})))
             if self._makes_video:
-                extra |= {"num_frames": params.num_frames, "num_videos_per_prompt": params.count}
+                extra |= {"num_frames": params.num_frames + self._cut_leading_frames, "num_videos_per_prompt": params.count}
             else:
                 extra["num_images_per_prompt"] = params.count
             if self._takes_size:
@@ -406,6 +415,10 @@ class DiffusersBackend:
         # Videos (count, frames, h, w, 3) or images (count, h, w, 3): frames in one row.
         frames = np.asarray(output.frames if self._makes_video else output.images)
         frames = frames.reshape(-1, *frames.shape[-3:])
+        asked = params.count * (params.num_frames if self._makes_video else 1)
+        if len(frames) != asked:
+            # Never a video of other length presented as the one asked for.
+            raise GenerationFailed(f"{type(pipeline).__name__} made {len(frames)} frames where {asked} were asked")
         if frames.dtype != np.uint8 and not np.isfinite(frames).all():
             # Cast to bytes, NaN turns black: a video that looks made but is not.
             raise GenerationFailed(f"{type(pipeline).__name__} produced values that are not finite (NaN or infinity)")

@@ -18,6 +18,7 @@ Kinds (--kind, default t2v):
   ltx-video      LTX-Video text/image-to-video (LTXPipeline; LTXImageToVideoPipeline on its modules)
   ltx2           LTX-2 text/image-to-video with its sound track (LTX2Pipeline; LTX2ImageToVideoPipeline on its modules)
   hunyuanvideo   HunyuanVideo text-to-video (HunyuanVideoPipeline)
+  hunyuanvideo-i2v  HunyuanVideo-I2V image-to-video, LLaVA text encoder (HunyuanVideoImageToVideoPipeline)
   hunyuanvideo-1.5  HunyuanVideo 1.5 text-to-video (HunyuanVideo15Pipeline)
   hunyuanvideo-1.5-i2v  HunyuanVideo 1.5 image-to-video (HunyuanVideo15ImageToVideoPipeline)
   skyreels-v2    SkyReels-V2 text-to-video (SkyReelsV2Pipeline)
@@ -77,6 +78,7 @@ KINDS: MappingProxyType[str, TinyKind] = MappingProxyType(
         "ltx-video": TinyKind("framecast/tiny-random-ltx-video", ltx_video.build),
         "ltx2": TinyKind("framecast/tiny-random-ltx2", ltx2.build),
         "hunyuanvideo": TinyKind("framecast/tiny-random-hunyuanvideo", hunyuan_video.build),
+        "hunyuanvideo-i2v": TinyKind("framecast/tiny-random-hunyuanvideo-i2v", hunyuan_video.build_i2v),
         "hunyuanvideo-1.5": TinyKind("framecast/tiny-random-hunyuanvideo-1.5", hunyuan_video15.build_t2v),
         "hunyuanvideo-1.5-i2v": TinyKind("framecast/tiny-random-hunyuanvideo-1.5-i2v", hunyuan_video15.build_i2v),
         "skyreels-v2": TinyKind("framecast/tiny-random-skyreels-v2", skyreels_v2.build),

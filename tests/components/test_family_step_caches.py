@@ -13,7 +13,7 @@ from framecast.components.tiny_model import build_tiny_model
 from framecast.protocol import GenerationKnobs
 
 KINDS = (
-    "t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-1.5",
+    "t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-i2v", "hunyuanvideo-1.5",
     "hunyuanvideo-1.5-i2v", "skyreels-v2", "kandinsky-5", "t2i", "qwen-image", "sd3.5",
 )  # fmt: skip
 # Pipelines whose transformer blocks diffusers 0.37's block hooks (first-block, MagCache) do not know.
@@ -45,9 +45,9 @@ def test_every_cache_mode_runs_or_is_refused_at_start(kind, tmp_path):
             assert frames.min() < frames.max(), f"{mode}: a flat picture"
         outcomes[mode] = "ran"
         backend.close()
-    if spec.pipeline_class in ("StableDiffusion3Pipeline", "Kandinsky5T2VPipeline"):
-        # diffusers' SD3 transformer has no cache hooks, and Kandinsky 5's pipeline no cache
-        # context for them: every mode is refused at start.
+    if spec.pipeline_class in ("StableDiffusion3Pipeline", "Kandinsky5T2VPipeline", "HunyuanVideoImageToVideoPipeline"):
+        # diffusers' SD3 transformer has no cache hooks, and Kandinsky 5's and HunyuanVideo-I2V's
+        # pipelines no cache context for them: every mode is refused at start.
         assert set(outcomes.values()) == {"refused"}, outcomes
     else:
         # Every other family runs TaylorSeer; first-block caching where diffusers' block hooks know

@@ -4,7 +4,7 @@ into the prompt or leave template in it."""
 
 from __future__ import annotations
 
-from framecast.components.tiny_model import hunyuan_video15, kandinsky5
+from framecast.components.tiny_model import hunyuan_video, hunyuan_video15, kandinsky5
 
 PROMPT = "a red fish"
 
@@ -24,3 +24,18 @@ def test_kandinsky_5_counts_its_prompt_template_as_the_tokens_it_cuts():
     tokens = pipeline.tokenizer.convert_ids_to_tokens(ids)
     start = pipeline.prompt_template_encode_start_idx
     assert start == 129 and "".join(tokens[start : start + 3]) == PROMPT
+
+
+def test_hunyuanvideo_i2v_finds_its_image_template_end_and_prompt_where_llama_3_puts_them():
+    from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video_image2video import DEFAULT_PROMPT_TEMPLATE
+
+    pipeline = hunyuan_video.build_i2v(0)
+    ids = pipeline.tokenizer(DEFAULT_PROMPT_TEMPLATE["template"].format(PROMPT))["input_ids"]
+    tokens = pipeline.tokenizer.convert_ids_to_tokens(ids)
+    start = DEFAULT_PROMPT_TEMPLATE["crop_start"]
+    assert start == 103 and " ".join(tokens[start : start + 3]) == PROMPT
+    # The image's tokens go where <image> stands, the text encoder's image token.
+    assert ids.index(pipeline.text_encoder.config.image_token_index) == DEFAULT_PROMPT_TEMPLATE["image_emb_start"] == 5
+    # The template's end is the last of its four double line breaks, Llama 3's token 271.
+    breaks = [index for index, token in enumerate(ids) if token == DEFAULT_PROMPT_TEMPLATE["double_return_token_id"] == 271]
+    assert len(breaks) == 4 and tokens[breaks[-1] - 1] == "<|end_header_id|>" and breaks[-1] == len(ids) - 1
