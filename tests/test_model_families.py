@@ -30,7 +30,7 @@ from framecast.testing.sweep import (
 )
 
 # One tiny model per family (the kind's registry entry says which family it stands for).
-KINDS = ("t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-i2v", "hunyuanvideo-1.5", "hunyuanvideo-1.5-i2v", "skyreels-v2", "kandinsky-5", "t2i", "qwen-image", "sd3.5")
+KINDS = ("t2v", "i2v", "ti2v", "a14b", "i2v-a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-i2v", "hunyuanvideo-1.5", "hunyuanvideo-1.5-i2v", "skyreels-v2", "kandinsky-5", "t2i", "qwen-image", "sd3.5")
 
 
 def adapters_run_on(model) -> bool:

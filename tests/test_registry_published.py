@@ -73,6 +73,7 @@ PUBLISHED = {
     "framecast/tiny-random-wan2.2-ti2v": ("WanPipeline", ("t2v", "ti2v", "t2i"), "64x64", 9, 8, 4, 5.0, None, 5.0, 4, 32, "float32"),
     # The other tiny models follow their families' rules (frames, size multiple, guidance, shift).
     "framecast/tiny-random-wan2.2-a14b": ("WanPipeline", ("t2v", "t2i"), "64x64", 9, 8, 4, 4.0, 3.0, 12.0, 4, 16, "float32"),
+    "framecast/tiny-random-wan2.2-i2v-a14b": ("WanImageToVideoPipeline", ("i2v",), "64x64", 9, 16, 4, 3.5, 3.5, 5.0, 4, 16, "float32"),
     "framecast/tiny-random-cogvideox": ("CogVideoXPipeline", ("t2v",), "64x64", 9, 8, 4, 6.0, None, None, 8, 16, "float32"),
     "framecast/tiny-random-cogvideox-i2v": ("CogVideoXImageToVideoPipeline", ("i2v",), "64x64", 9, 8, 4, 6.0, None, None, 8, 16, "float32"),
     "framecast/tiny-random-ltx-video": ("LTXPipeline", ("t2v", "ti2v"), "64x64", 9, 25, 4, 3.0, None, None, 8, 32, "float32"),

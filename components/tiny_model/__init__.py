@@ -12,6 +12,7 @@ Kinds (--kind, default t2v):
   i2v            Wan2.1 image-to-video (WanImageToVideoPipeline, with a CLIP image encoder)
   ti2v           Wan2.2-TI2V-5B-shaped text/image-to-video (WanPipeline, expand_timesteps=True)
   a14b           Wan2.2-A14B-shaped text-to-video: two experts and the boundary between them
+  i2v-a14b       Wan2.2-I2V-A14B-shaped image-to-video: two experts, no image encoder
   t2i            FLUX.1-shaped text-to-image (FluxPipeline)
   cogvideox      CogVideoX-2B-shaped text-to-video (CogVideoXPipeline)
   cogvideox-i2v  CogVideoX-5B-I2V-shaped image-to-video (CogVideoXImageToVideoPipeline)
@@ -72,6 +73,7 @@ KINDS: MappingProxyType[str, TinyKind] = MappingProxyType(
         "i2v": TinyKind("framecast/tiny-random-wan2.1-i2v", wan.build_i2v),
         "ti2v": TinyKind("framecast/tiny-random-wan2.2-ti2v", wan.build_ti2v),
         "a14b": TinyKind("framecast/tiny-random-wan2.2-a14b", wan.build_a14b),
+        "i2v-a14b": TinyKind("framecast/tiny-random-wan2.2-i2v-a14b", wan.build_i2v_a14b),
         "t2i": TinyKind("framecast/tiny-random-flux", flux.build_t2i),
         "cogvideox": TinyKind("framecast/tiny-random-cogvideox", cogvideox.build_t2v),
         "cogvideox-i2v": TinyKind("framecast/tiny-random-cogvideox-i2v", cogvideox.build_i2v),

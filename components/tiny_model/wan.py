@@ -1,4 +1,5 @@
-"""Tiny Wan models: 2.1 text-to-video and image-to-video, 2.2 TI2V-5B and 2.2 A14B (two experts)."""
+"""Tiny Wan models: 2.1 text-to-video and image-to-video, 2.2 TI2V-5B and 2.2 A14B (two experts,
+text-to-video and image-to-video)."""
 
 from __future__ import annotations
 
@@ -160,4 +161,26 @@ def build_a14b(seed: int):
         transformer=transformer,
         transformer_2=transformer_2,
         boundary_ratio=0.875,
+    )
+
+
+def build_i2v_a14b(seed: int):
+    """Wan2.2 I2V-A14B: two experts split at the boundary (0.9 of the training timesteps, the real
+    model's), each reading the image through its latent channels only (in_channels 36, as
+    Wan2.1 I2V); no CLIP image encoder, as the real checkpoint has none."""
+    import torch
+    from diffusers import WanImageToVideoPipeline
+
+    torch.manual_seed(seed)
+    tokenizer = t5_tokenizer()
+    text_encoder = umt5_encoder(tokenizer)
+    transformer, transformer_2 = _transformer(in_channels=36), _transformer(in_channels=36)
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=wan21_vae(),
+        scheduler=unipc_scheduler(flow_shift=5.0),
+        transformer=transformer,
+        transformer_2=transformer_2,
+        boundary_ratio=0.9,
     )

@@ -13,7 +13,7 @@ from framecast.components.tiny_model import build_tiny_model
 from framecast.protocol import GenerationKnobs
 
 KINDS = (
-    "t2v", "ti2v", "a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-i2v", "hunyuanvideo-1.5",
+    "t2v", "i2v", "ti2v", "a14b", "i2v-a14b", "cogvideox", "cogvideox-i2v", "ltx-video", "ltx2", "hunyuanvideo", "hunyuanvideo-i2v", "hunyuanvideo-1.5",
     "hunyuanvideo-1.5-i2v", "skyreels-v2", "kandinsky-5", "t2i", "qwen-image", "sd3.5",
 )  # fmt: skip
 # Pipelines whose transformer blocks diffusers 0.37's block hooks (first-block, MagCache) do not know.
