@@ -10,18 +10,17 @@ sides (centre crop).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import re
 
 import fsspec
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+from framecast.media.data_urls import data_url_bytes, is_data_url
+from framecast.media.errors import MediaRefused
+from framecast.media.images import DEFAULT_MAX_PIXELS, open_image
 from framecast.protocol import ErrorCode, RequestFieldError, parse_size
 
 PARAM = "input_reference"
-DEFAULT_MAX_PIXELS = 40_000_000
 _STORED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
@@ -40,15 +39,20 @@ class InputImages:
 
     def read(self, reference: str) -> Image.Image:
         """The image `reference` names, decoded, upright and RGB (blocking: call from a thread)."""
-        reference = reference.strip()
-        if reference.lower().startswith("data:"):
-            return self._decode(_data_url_bytes(reference))
+        try:
+            return open_image(self._bytes(reference.strip()), self.max_pixels)
+        except MediaRefused as error:
+            raise _refused(str(error)) from None
+
+    def _bytes(self, reference: str) -> bytes:
+        if is_data_url(reference):
+            return data_url_bytes(reference)
         if reference.startswith(self.prefix):
             name = reference[len(self.prefix) :]
             if not _STORED_NAME.fullmatch(name) or ".." in name:
                 raise _refused(f"{reference!r} is not a stored input image")
             try:
-                return self._decode(self.fs.cat_file(f"{self.root}/{name}"))
+                return self.fs.cat_file(f"{self.root}/{name}")
             except FileNotFoundError:
                 raise _refused(f"{reference} is gone from the input store") from None
         if reference.lower().startswith(("http://", "https://")):
@@ -58,31 +62,6 @@ class InputImages:
                 ErrorCode.UNSUPPORTED_VALUE,
             )
         raise _refused(f"{reference[:80]!r} is neither a data: URL nor an image in this worker's input store ({self.prefix})")
-
-    def _decode(self, data: bytes) -> Image.Image:
-        unreadable = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError)
-        try:
-            # Reads the header only: the size is known before a pixel is decoded.
-            image = Image.open(io.BytesIO(data))
-        except unreadable as error:
-            raise _refused(f"not an image that can be read ({error})") from None
-        width, height = image.size
-        if width * height > self.max_pixels:
-            raise _refused(f"the image is {width}x{height}, more than {self.max_pixels} pixels")
-        try:
-            return ImageOps.exif_transpose(image).convert("RGB")
-        except unreadable as error:
-            raise _refused(f"the image cannot be decoded ({error})") from None
-
-
-def _data_url_bytes(reference: str) -> bytes:
-    header, _, encoded = reference.partition(",")
-    if not header.lower().endswith(";base64"):
-        raise _refused("a data URL must be base64, as in data:image/png;base64,...")
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise _refused("the data URL is not valid base64") from None
 
 
 def fit_image(image: Image.Image, width: int, height: int) -> Image.Image:

@@ -20,13 +20,15 @@ FORBIDDEN = {
     "registry": ("framecast.frontend", "framecast.components", "dynamo", "torch", "fastapi", "starlette"),
     "frontend": ("framecast.components", "torch", "diffusers", "transformers", "av"),
     "components": ("framecast.frontend", "fastapi", "starlette", "uvicorn"),
+    # Media helpers both sides import: Pillow and PyAV, nothing of framecast's.
+    "media": ("framecast.protocol", "framecast.registry", "framecast.frontend", "framecast.components", "framecast.testing", "framecast.cli", "dynamo", "torch", "fastapi", "starlette"),
     # The command is a client over HTTP: none of the server's parts.
     "cli": ("framecast.frontend", "framecast.components", "dynamo", "torch", "fastapi", "starlette"),
 }
 
 
 # Folders that install as framecast.<folder>.
-PACKAGES = ("protocol", "registry", "frontend", "components", "testing", "cli")
+PACKAGES = ("protocol", "registry", "media", "frontend", "components", "testing", "cli")
 
 
 def imported_modules(path: Path) -> set[str]:
