@@ -27,6 +27,8 @@ from framecast.components.backends import GeneratedVideo, GenerationCancelled, G
 from framecast.components.encoding import EncoderSettings, encode_image, encode_mp4
 from framecast.components.hold import StageHold
 from framecast.components.inputs import InputImages, closest_size, fit_image
+from framecast.media.errors import MediaRefused
+from framecast.media.videos import frames_over, read_video
 from framecast.components.metrics import WorkerMetrics
 from framecast.components.previews import spritesheet_jpeg, thumbnail_jpeg
 from framecast.components.registry import GenerationParams, ModelSpec
@@ -319,6 +321,8 @@ class VideoRequestHandler:
                 "model", f"{self.model_name} makes images, not videos: ask POST /v1/images/generations",
                 code=ErrorCode.UNSUPPORTED_VALUE,
             )  # fmt: skip
+        if parsed.input_video is not None:
+            return self._resolve_remix(parsed, knobs)
         if parsed.input_reference is None:
             if self.spec.needs_image:
                 raise RequestFieldError(
@@ -337,6 +341,35 @@ class VideoRequestHandler:
             knobs = knobs.model_copy(update={"width": size[0], "height": size[1]})
         params = self.spec.resolve(knobs, self.model_name)
         return replace(params, image=fit_image(image, params.width, params.height))
+
+    def _resolve_remix(self, parsed: WorkerVideoRequest, knobs) -> GenerationParams:
+        """A remix: the source video read from this worker's output store (the frontend checked
+        that the caller may see it), its frames spread over the frames asked and fitted to the
+        size asked."""
+        if not self.spec.takes_video:
+            raise RequestFieldError(
+                "model", f"{self.model_name} makes no video from another one (its tasks have no v2v), so it cannot remix",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )  # fmt: skip
+        try:
+            source = read_video(self.store.read(parsed.input_video))
+        except FileNotFoundError:
+            raise RequestFieldError(
+                "video_id", "the source video is no longer in storage", code=ErrorCode.VIDEO_NOT_FOUND
+            ) from None
+        except MediaRefused as error:
+            raise RequestFieldError("video_id", f"the source video cannot be read: {error}") from None
+        params = self.spec.resolve(knobs, self.model_name)
+        strength = parsed.strength if parsed.strength is not None else self.spec.defaults.strength
+        frames = [fit_image(frame, params.width, params.height) for frame in frames_over(source.frames, params.num_frames)]
+        params = replace(params, video=frames, strength=strength)
+        if params.denoising_steps < 1:
+            raise RequestFieldError(
+                "strength",
+                f"strength {strength:g} of {params.num_inference_steps} steps runs no step: strength x "
+                "num_inference_steps must be at least 1",
+            )
+        return params
 
     def _task(self, parsed: WorkerVideoRequest) -> str:
         return parsed.task or ("video" if self.spec.makes_video else "image")

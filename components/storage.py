@@ -38,3 +38,12 @@ class OutputStore:
             # Object stores publish an object only once its upload completes.
             self.fs.pipe_file(path, data)
         return self.fs.unstrip_protocol(path)
+
+    def read(self, url: str) -> bytes:
+        """The bytes of an output this store wrote, by the URL put returned (blocking). Nothing
+        outside its root: FileNotFoundError for any other URL, as for a file gone."""
+        prefix = self.fs.unstrip_protocol(self.root) + "/"
+        name = url[len(prefix) :] if url.startswith(prefix) else ""
+        if not _SAFE_NAME.match(name) or ".." in name:
+            raise FileNotFoundError(url)
+        return self.fs.cat_file(f"{self.root}/{name}")

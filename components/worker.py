@@ -246,6 +246,9 @@ async def _load_and_register(args: argparse.Namespace, name: str, announcer, sto
             f"--lora: the {backend.name} backend takes no adapters for this model "
             "(the diffusers backend does, for pipelines with LoRA support)"
         )
+    if spec.takes_video and not backend.takes_video:
+        log.info("remix (v2v) runs on the diffusers backend only: the %s backend takes no source video here", backend.name)
+        spec = dataclasses.replace(spec, tasks=tuple(task for task in spec.tasks if task != "v2v"))
     # Requests are checked against what the loaded pipeline can run, not only the table.
     spec = dataclasses.replace(spec, limits=backend.limits(spec.limits))
     try:

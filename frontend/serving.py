@@ -29,6 +29,8 @@ from framecast.protocol import (
     VideoDeleted,
     VideoJobError,
     VideoJobList,
+    VideoRemixJob,
+    VideoRemixRequest,
 )
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,34 @@ class VideoService:
                 if staged is not None:
                     await outputs.delete([staged])
                 raise
+
+    async def remix(self, video_id: str, body: VideoRemixRequest, caller: Caller | None) -> JobRecord:
+        """A job remaking a completed video the caller may see, by its model: the source's size,
+        frames, fps and seed unless the request sets them."""
+        source = await self.retrieve(video_id, caller)
+        source_url = await self._output_of(source, "video")
+        with _routing_errors():
+            target = self.jobs.directory.served_model(source.model, "video")
+        tasks = target.instances[0].card.tasks
+        if "v2v" not in tasks:
+            raise RequestFieldError(
+                "model", f"{target.name} (the model of {video_id}) makes no video from another one, so it cannot remix; "
+                "models that can list v2v among their tasks in GET /v1/models",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )  # fmt: skip
+        asked = body.model_dump(exclude_none=True, exclude={"model", "input_reference"})
+        # A duration asked for replaces the source's frame count (frames follow from it).
+        kept = {"size": source.size, "fps": source.fps, "seed": source.seed}
+        if body.seconds is None:
+            kept["num_frames"] = source.num_frames
+        # A knob under nvext is the request's own: the source's stays out of its way.
+        nested = body.nvext.model_dump(exclude_none=True) if body.nvext else {}
+        job = VideoRemixJob.model_validate(
+            {key: value for key, value in kept.items() if value is not None and key not in nested}
+            | asked
+            | {"model": source.model, "input_video": source_url, "remixed_from_video_id": source.id}
+        )
+        return await self.create(job, "job", caller)
 
     async def _stage_input(self, body: JobRequest, upload: bytes | None) -> str | None:
         """The input image stored for the worker, once the model is known to take one (nothing
@@ -137,7 +167,10 @@ class VideoService:
 
     async def stored_output(self, video_id: str, variant: str, caller: Caller | None) -> str:
         """The storage URL of a completed job's output."""
-        record = await self.retrieve(video_id, caller)
+        return await self._output_of(await self.retrieve(video_id, caller), variant)
+
+    async def _output_of(self, record: JobRecord, variant: str) -> str:
+        video_id = record.id
         if record.status != "completed":
             detail = f": {record.error.message}" if record.error else ""
             message = f"video {video_id} is {record.status}{detail}; its content exists once it is completed"

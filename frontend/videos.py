@@ -26,6 +26,7 @@ from framecast.protocol import (
     VideoGenerationResponse,
     VideoJob,
     VideoJobList,
+    VideoRemixRequest,
     validation_error_body,
 )
 
@@ -126,6 +127,16 @@ async def _read_body(request: Request, model: type[Body]) -> tuple[Body, bytes |
 async def create_video(request: Request) -> JSONResponse:
     body, upload = await _read_body(request, VideoCreateRequest)
     record = await _service(request).create(body, "job", caller_of(request), upload)
+    return _video_response(request, record)
+
+
+@router.post("/v1/videos/{video_id}/remix", openapi_extra=_body_schema(VideoRemixRequest), response_model=VideoJob)
+async def remix_video(video_id: str, request: Request) -> JSONResponse:
+    """A new job: the completed video's frames remade with a new prompt, by its model."""
+    body, upload = await _read_body(request, VideoRemixRequest)
+    if upload is not None:
+        raise ApiError(ErrorCode.INVALID_VALUE, "input_reference: a remix starts from the source video's frames", param="input_reference")
+    record = await _service(request).remix(video_id, body, caller_of(request))
     return _video_response(request, record)
 
 

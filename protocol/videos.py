@@ -181,6 +181,35 @@ class VideoCreateRequest(VideoRequestBase):
     """Body of `POST /v1/videos` (the OpenAI Videos job API): answered at once with a job."""
 
 
+# A remix's share of the schedule: above 0 (some change), at most 1 (all of it).
+Strength = Annotated[float | None, Field(default=None, gt=0, le=1)]
+
+
+class VideoRemixRequest(VideoRequestBase):
+    """Body of `POST /v1/videos/{id}/remix`: a new video made from a completed one's frames with
+    a new prompt, by the source's model. Omitted knobs keep the source's size, frames, fps and
+    seed; `strength` is how much of the schedule re-noises the source (the model's default
+    where omitted)."""
+
+    strength: Strength = None
+
+    @field_validator("model", "input_reference")
+    @classmethod
+    def _the_source_decides(cls, value: object, info) -> object:
+        if value is not None:
+            raise ValueError(f"a remix is made by the source video's model from its frames: leave {info.field_name} out")
+        return value
+
+
+class VideoRemixJob(VideoCreateRequest):
+    """A remix as the job engine takes it: the source's stored video (set by the frontend once
+    the caller may see the source, never by a client) and the source's id."""
+
+    input_video: str
+    strength: Strength = None
+    remixed_from_video_id: str
+
+
 ExtraOutput = Literal["thumbnail", "spritesheet"]
 
 
@@ -203,6 +232,9 @@ class WorkerVideoRequest(VideoGenerationRequest):
     extra_outputs: list[ExtraOutput] = Field(default_factory=list)
     # Resolve and check the request, answer with what it resolved to, and generate nothing.
     validate_only: bool = False
+    # A remix: the stored source video (under the worker's output store) and its strength.
+    input_video: str | None = None
+    strength: Strength = None
 
     def wire(self, **fields: object) -> dict:
         """The request as the request plane carries it (JSON), with `fields` set."""

@@ -14,14 +14,15 @@ from framecast.protocol import ErrorCode, GenerationKnobs, RequestFieldError, pa
 SPEC_FILE = "framecast_model.json"
 
 # t2v: text to video. i2v: image (and text) to video, the image required. ti2v: one model doing
-# both, the image optional. t2i: text to image.
-Task = Literal["t2v", "i2v", "ti2v", "t2i"]
+# both, the image optional. t2i: text to image. v2v: a video remade from another's frames with a
+# new prompt (a remix).
+Task = Literal["t2v", "i2v", "ti2v", "t2i", "v2v"]
 SupportLevel = Literal["ready", "limited", "not supported"]
 PARALLEL_DEGREES = (1, 2, 4, 8)
 # Backends that split one model across GPUs (tensor / sequence parallel).
 PARALLEL_BACKENDS = ("sglang",)
 # Task kinds workers take requests for.
-SERVED_TASKS = ("t2v", "i2v", "ti2v", "t2i")
+SERVED_TASKS = ("t2v", "i2v", "ti2v", "t2i", "v2v")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,17 @@ class GenerationParams:
     step_cache: bool = True
     # Whether the video keeps the sound track the model makes (models that make none: False).
     sound: bool = False
+    # A remix: the source video's frames (PIL, RGB), num_frames of them fitted to width x height,
+    # and how much of the schedule re-noises them (1: all of it, a video barely like the source).
+    video: Any = field(default=None, compare=False, repr=False)
+    strength: float | None = None
+
+    @property
+    def denoising_steps(self) -> int:
+        """The steps the pipeline runs: a remix starts its schedule part way, at strength."""
+        if self.video is None or self.strength is None:
+            return self.num_inference_steps
+        return min(int(self.num_inference_steps * self.strength), self.num_inference_steps)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,8 @@ class Defaults:
     # Wan2.2 A14B: guidance of the low-noise expert.
     guidance_scale_2: float | None = None
     negative_prompt: str = ""
+    # A remix's share of the schedule that re-noises the source (models with v2v).
+    strength: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -212,6 +226,11 @@ class ModelSpec:
         return self.takes_image and "t2v" not in self.tasks
 
     @property
+    def takes_video(self) -> bool:
+        """It remakes a video from another's frames (a remix)."""
+        return "v2v" in self.tasks
+
+    @property
     def names(self) -> tuple[str, ...]:
         """Every name it answers to: id, aliases, and the id's repository name (a local
         download's folder name)."""
@@ -239,6 +258,7 @@ class ModelSpec:
                 "num_inference_steps": d.num_inference_steps,
                 "guidance_scale": d.guidance_scale,
                 "guidance_scale_2": d.guidance_scale_2,
+                "strength": d.strength if self.takes_video else None,
                 "flow_shift": d.flow_shift,
                 "negative_prompt": d.negative_prompt,
             },

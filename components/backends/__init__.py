@@ -51,6 +51,8 @@ class VideoBackend(Protocol):
     name: str
     # Whether load_adapter can work here (the worker refuses --lora at start otherwise).
     takes_adapters: bool
+    # Whether generate takes params.video (a remix: video-to-video); the worker offers v2v only then.
+    takes_video: bool
 
     def limits(self, declared: Limits) -> Limits:
         """The registry's limits for the model, narrowed to what the loaded pipeline can run (the

@@ -30,6 +30,11 @@ _IMAGE_PIPELINES = {
     "LTXPipeline": "LTXImageToVideoPipeline",
     "LTX2Pipeline": "LTX2ImageToVideoPipeline",
 }
+# The pipeline that remakes a video from another's frames (SDEdit), on the same modules. Wan's
+# takes one transformer and Wan2.1's 8x VAE: the registry lists v2v for Wan2.1 text-to-video only.
+_VIDEO_PIPELINES = {
+    "WanPipeline": "WanVideoToVideoPipeline",
+}
 
 
 def _first_attribute(source, *names: str):
@@ -255,7 +260,9 @@ class DiffusersBackend:
         self.pipeline.set_progress_bar_config(disable=True)
         self.image_pipeline = self.pipeline if self._takes_image else None
         if options.spec.takes_image and self.image_pipeline is None:
-            self.image_pipeline = self._image_variant()
+            self.image_pipeline = self._variant(_IMAGE_PIPELINES, "image")
+        self.video_pipeline = self._variant(_VIDEO_PIPELINES, "video") if options.spec.takes_video else None
+        self.takes_video = self.video_pipeline is not None
         transformers = [module for name in ("transformer", "transformer_2") if (module := getattr(self.pipeline, name, None)) is not None]
         # Not under torch.compile: the count would be compiled in as a constant (and recompiled).
         self._blocks = BlockCounter(transformers if not options.model.compile else [])
@@ -270,18 +277,20 @@ class DiffusersBackend:
             for transformer in transformers:
                 transformer.compile()
 
-    def _image_variant(self):
-        """The same modules (no second copy in memory) in the pipeline that takes an image."""
+    def _variant(self, variants: dict[str, str], takes: str):
+        """The same modules (no second copy in memory) in the pipeline that takes an image or a
+        video, as `variants` names it for the loaded pipeline's class."""
         import diffusers
 
-        name = _IMAGE_PIPELINES.get(type(self.pipeline).__name__)
+        name = variants.get(type(self.pipeline).__name__)
         if name is None:
-            raise ValueError(f"{self.options.model_path}: no image pipeline is known for {type(self.pipeline).__name__}")
-        image_class = getattr(diffusers, name)
-        accepted = inspect.signature(image_class.__init__).parameters
+            raise ValueError(f"{self.options.model_path}: no {takes} pipeline is known for {type(self.pipeline).__name__}")
+        variant_class = getattr(diffusers, name)
+        accepted = inspect.signature(variant_class.__init__).parameters
         # The modules, and the settings both classes have (Wan's boundary and per-token timesteps).
         settings = {key: value for key, value in self.pipeline.config.items() if key in accepted and not key.startswith("_")}
-        pipeline = image_class(**(settings | self.pipeline.components))
+        components = {key: module for key, module in self.pipeline.components.items() if key in accepted}
+        pipeline = variant_class(**(settings | components))
         pipeline.set_progress_bar_config(disable=True)
         return pipeline
 
@@ -353,7 +362,8 @@ class DiffusersBackend:
             self.pipeline.disable_lora()
 
     def generate(self, params: GenerationParams, on_progress: ProgressCallback) -> GeneratedVideo:
-        total = params.num_inference_steps
+        # A remix runs the part of the schedule its strength leaves.
+        total = params.denoising_steps
         self._apply_adapters(params.adapters)
 
         def after_step(pipeline, step: int, timestep, tensors: dict) -> dict:
@@ -367,6 +377,11 @@ class DiffusersBackend:
             if self.image_pipeline is None:
                 raise ValueError(f"{type(self.pipeline).__name__} takes no image")
             pipeline, extra["image"] = self.image_pipeline, params.image
+        if params.video is not None:
+            if self.video_pipeline is None:
+                raise ValueError(f"{type(self.pipeline).__name__} takes no video")
+            # Its frame count is the video's.
+            pipeline, extra = self.video_pipeline, {"video": params.video, "strength": params.strength}
         if self._takes_step_callback:
             extra["callback_on_step_end"] = after_step
         if params.guidance_scale_2 is not None and self._takes_guidance_2:
@@ -394,13 +409,14 @@ class DiffusersBackend:
             if hook is not None:
                 cleanup.callback(hook.remove)
             if self.cacher is not None:
-                cleanup.enter_context(self.cacher.applied(params.num_inference_steps, params.step_cache))
+                # Wan's video-to-video pipeline calls its transformer outside a cache context: exact there.
+                cleanup.enter_context(self.cacher.applied(params.num_inference_steps, params.step_cache and params.video is None))
             if not self._takes_step_callback:
                 cleanup.enter_context(_steps_counted(pipeline.scheduler, lambda step: after_step(pipeline, step, None, {})))
-            if self._makes_video:
-                extra |= {"num_frames": params.num_frames + self._cut_leading_frames, "num_videos_per_prompt": params.count}
-            else:
+            if not self._makes_video:
                 extra["num_images_per_prompt"] = params.count
+            elif params.video is None:  # a remix's frames are its video's
+                extra |= {"num_frames": params.num_frames + self._cut_leading_frames, "num_videos_per_prompt": params.count}
             if self._takes_size:
                 extra |= {"height": params.height, "width": params.width}
             output = pipeline(

@@ -32,6 +32,7 @@ def synthetic_frames(count: int, height: int, width: int, content: str, seed: in
 class SyntheticBackend:
     name = "synthetic"
     takes_adapters = True
+    takes_video = False
 
     def __init__(self, options: BackendOptions):
         options.refuse_others(self.name)

@@ -135,6 +135,7 @@ class Intake:
             request=request,
             owner=self._replica_id,
             tenant=tenant,
+            remixed_from_video_id=getattr(body, "remixed_from_video_id", None),
         )
         try:
             await self._store.create(record)

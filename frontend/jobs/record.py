@@ -48,6 +48,8 @@ class JobRecord(BaseModel):
     earlier_loss: str | None = None
     inference_time_s: float | None = None
     has_audio: bool | None = None
+    # A remix: the video it was made from (whose files stay that video's).
+    remixed_from_video_id: str | None = None
     # Past expires_at: its outputs are deleted.
     expired: bool = False
 
