@@ -68,6 +68,9 @@ class Frontend:
         with path.open("rb") as handle:
             return self._json("POST", "/v1/videos", files=form | {"input_reference": (path.name, handle, content_type)})
 
+    def remix(self, video_id: str, fields: dict) -> dict:
+        return self._json("POST", f"/v1/videos/{video_id}/remix", json=fields)
+
     def video(self, video_id: str) -> dict:
         return self._json("GET", f"/v1/videos/{video_id}")
 

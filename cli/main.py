@@ -103,29 +103,65 @@ def generate(
     )  # fmt: skip
     console = _out()
     with _frontend(url, api_key) as frontend:
-        video = frontend.create_video(fields, image)
-        video_id = video["id"]
-        console.print(f"{video_id}: {video['model']}, {video['size']}, {video.get('num_frames')} frames, seed {video.get('seed')}")
-        reporter = reporter_for(console)
-        try:
+        _follow_to_file(frontend, frontend.create_video(fields, image), output, url, api_key, console)
+
+
+@app.command()
+def remix(
+    video_id: Annotated[str, typer.Argument(help="a completed video of yours (its id)")],
+    prompt: str,
+    strength: Annotated[
+        float | None, typer.Option(help="how much of the source is remade, above 0 to 1 (the model's default: 0.6)")
+    ] = None,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT (default: the source's)")] = None,
+    frames: Annotated[int | None, typer.Option(help="frame count (default: the source's)")] = None,
+    seconds: Annotated[float | None, typer.Option(help="length in seconds")] = None,
+    steps: Annotated[int | None, typer.Option(help="denoising steps of the whole schedule")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed (default: the source's)")] = None,
+    negative_prompt: Annotated[str | None, typer.Option(help="what the video should not show")] = None,
+    lora: Annotated[
+        list[str] | None, typer.Option(help="a LoRA adapter the model offers, NAME or NAME:SCALE (repeatable)")
+    ] = None,
+    exact: Annotated[bool, typer.Option(help="run without the worker's step cache (exact frames)")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="where the MP4 goes (default: <job id>.mp4)")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """Remake a finished video with a new prompt, by its model, with live progress; Ctrl-C
+    cancels it on the server."""
+    fields = _given(
+        prompt=prompt, strength=strength, size=size, num_frames=frames, seconds=seconds, num_inference_steps=steps,
+        seed=seed, negative_prompt=negative_prompt, lora=_adapters(lora), nvext={"cache": False} if exact else None,
+    )  # fmt: skip
+    console = _out()
+    with _frontend(url, api_key) as frontend:
+        _follow_to_file(frontend, frontend.remix(video_id, fields), output, url, api_key, console)
+
+
+def _follow_to_file(frontend, video: dict, output: Path | None, url: str, api_key: str | None, console) -> None:
+    """The job followed with a progress bar to its end, then its MP4 written; Ctrl-C cancels it."""
+    video_id = video["id"]
+    console.print(f"{video_id}: {video['model']}, {video['size']}, {video.get('num_frames')} frames, seed {video.get('seed')}")
+    reporter = reporter_for(console)
+    try:
+        reporter.update(video)
+        for video in frontend.watch(video_id):
             reporter.update(video)
-            for video in frontend.watch(video_id):
-                reporter.update(video)
-        except KeyboardInterrupt:
-            reporter.close()
-            # A client of its own: the one following the job may be mid-read in its thread.
-            with _frontend(url, api_key) as canceller:
-                canceller.delete(video_id)
-            console.print(f"{video_id}: cancelled on the server")
-            raise typer.Exit(130) from None
+    except KeyboardInterrupt:
         reporter.close()
-        if video["status"] != "completed":
-            error = video.get("error") or {}
-            where = f" (field: {error['param']})" if error.get("param") else ""
-            raise _fail(f"{video_id} {video['status']}: {error.get('message', 'no reason given')} [{error.get('code')}]{where}")
-        path = output or Path(f"{video_id}.mp4")
-        written = frontend.download(video_id, path)
-        console.print(f"wrote {path} ({written} bytes)")
+        # A client of its own: the one following the job may be mid-read in its thread.
+        with _frontend(url, api_key) as canceller:
+            canceller.delete(video_id)
+        console.print(f"{video_id}: cancelled on the server")
+        raise typer.Exit(130) from None
+    reporter.close()
+    if video["status"] != "completed":
+        error = video.get("error") or {}
+        where = f" (field: {error['param']})" if error.get("param") else ""
+        raise _fail(f"{video_id} {video['status']}: {error.get('message', 'no reason given')} [{error.get('code')}]{where}")
+    path = output or Path(f"{video_id}.mp4")
+    written = frontend.download(video_id, path)
+    console.print(f"wrote {path} ({written} bytes)")
 
 
 @app.command()
@@ -167,7 +203,7 @@ def models(url: Url = DEFAULT_URL, api_key: ApiKey = None) -> None:
         adapters = ",".join(adapter["name"] for adapter in model.get("adapters") or [])
         cache = (model.get("step_cache") or {}).get("mode", "none")
         table.add_row(
-            model["id"], ",".join(model.get("tasks") or []), str(defaults.get("size", "")), str(model.get("workers", "")),
+            model["id"], ", ".join(model.get("tasks") or []), str(defaults.get("size", "")), str(model.get("workers", "")),
             str(model.get("support", "")), adapters, cache,
         )  # fmt: skip
     _out().print(table)

@@ -84,11 +84,14 @@ def test_models_show_tasks_defaults_limits_support_and_workers(stack):
     base_url, *_ = stack
     models = {model["id"]: model for model in httpx.get(f"{base_url}/v1/models").json()["data"]}
     wan = models[LIMITS_MODEL]
-    assert wan["spec_id"] == WAN_1_3B and wan["tasks"] == ["t2v", "t2i"] and wan["workers"] == 1
+    assert wan["spec_id"] == WAN_1_3B and wan["tasks"] == ["t2v", "t2i", "v2v"] and wan["workers"] == 1
     assert wan["defaults"]["size"] == "832x480" and wan["defaults"]["num_frames"] == 81
     assert wan["limits"]["num_frames"] == "4k+1, 5 to 81" and wan["limits"]["sizes"] == ["832x480", "480x832"]
     assert wan["support"] == "not supported" and wan["gpu_memory_gb"]["1"] > wan["gpu_memory_gb"]["8"]
     assert models[SGLANG_MODEL]["backends"] == ["sglang"] and models[SGLANG_MODEL]["support"] == "ready"
+    # Remix runs on the diffusers backend: the sglang worker says so and offers no v2v.
+    assert models[SGLANG_MODEL]["tasks"] == ["t2v", "t2i"]
+    assert "remix (v2v) runs on the diffusers backend only" in stack[1].log_text()
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ def test_server_errors_name_their_field_and_exit_non_zero(stack, tmp_path):
 
 def test_models_and_jobs(stack, tmp_path):
     models = run(stack, "models", cwd=tmp_path)
-    assert models.returncode == 0 and MODEL in models.stdout and "t2v,t2i" in models.stdout
+    assert models.returncode == 0 and MODEL in models.stdout and all(task in models.stdout for task in ("t2v", "t2i", "v2v"))
     made = run(stack, "generate", "a bird", "--model", MODEL, "--frames", "5", "--steps", "2", "-o", "bird.mp4", cwd=tmp_path)
     video_id = re.search(r"video_[0-9a-f]{32}", made.stdout).group(0)
     assert video_id in run(stack, "jobs", "list", cwd=tmp_path).stdout
@@ -139,3 +139,28 @@ def test_images(stack, tmp_path):
     for name in ("light-1.png", "light-2.png"):
         with Image.open(tmp_path / name) as image:
             assert (image.format, image.size) == ("PNG", (64, 48))
+
+
+def test_remix_follows_its_job_with_the_same_bar(stack, tmp_path):
+    made = run(stack, "generate", "a fox", "--model", MODEL, "--frames", "9", "--steps", "2", "-o", "fox.mp4", cwd=tmp_path)
+    source_id = re.search(r"video_[0-9a-f]{32}", made.stdout).group(0)
+    stack.hold.hold("denoising")
+    child = spawn(stack, "remix", source_id, "a bird", "--steps", "6", "--strength", "0.5", "-o", "bird.mp4", cwd=tmp_path)
+    screen = child.logfile_read = io.StringIO()
+    try:
+        child.expect(r"(video_[0-9a-f]{32}): ")
+        video_id = child.match.group(1)
+        StageHold.wait_held([stack.worker], video_id, "denoising")
+        # Half of a 6-step schedule: 3 steps run.
+        child.expect(r"denoising.*step \d+/3")
+        stack.hold.release()
+        child.expect(r"100%")
+        child.expect(r"wrote bird\.mp4")
+        child.expect(pexpect.EOF)
+    finally:
+        stack.hold.release()
+        child.close()
+    assert child.exitstatus == 0, screen.getvalue()[-500:]
+    assert decode_mp4((tmp_path / "bird.mp4").read_bytes()).count == 9
+    refused = run(stack, "remix", "video_" + "0" * 32, "x", cwd=tmp_path)
+    assert refused.returncode == 1 and "field: video_id" in refused.stderr
