@@ -6,7 +6,7 @@ shown next to its field. A fourth worker serves the t2v folder again under anoth
 LoRA adapter and a step cache: the form offers the adapter with its scale and the exact switch.
 The picker groups the models by task; the image model switches the
 page to images (two of them in the grid); the i2v model makes a video from an uploaded image;
-the form copied as curl and as Python runs as it is."""
+the form copied as curl and as Python runs as it is; a finished video is remixed with a new prompt."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from framecast.testing.stack import StageHold, start_keyed_held_stack, start_worker, wait_for_workers
+from framecast.testing.stack import StageHold, start_keyed_held_stack, start_worker, wait_done, wait_for_workers
 
 MODEL, I2V, T2I, TUNED = "tiny-random-t2v", "tiny-random-i2v", "tiny-random-t2i", "tiny-t2v-tuned"
 KEY = "key-page"
@@ -243,3 +243,25 @@ def test_the_form_offers_the_models_adapters_and_the_exact_switch(page):
     # The worker loaded the adapter for it.
     (tuned,) = [worker for worker in httpx.get(f"{base_url}/v1/runtime", headers=auth).json()["data"] if worker["model"] == TUNED]
     assert tuned["adapters_loaded"] == ["fast"]
+
+
+def test_a_finished_video_is_remixed_with_a_new_prompt(page):
+    page.fill("#prompt", "a red fox in snow")
+    page.fill("#num_frames", "5")
+    page.fill("#num_inference_steps", "4")
+    page.click("#submit")
+    source_id = _job_id(page)
+    page.wait_for_selector("#remix-form", state="visible", timeout=120_000)
+    page.fill("#remix-prompt", "a blue bird")
+    page.fill("#strength", "0.5")
+    page.click("#remix")
+    page.wait_for_function(f"(() => {{ const id = document.querySelector('#job-id').textContent; return id.startsWith('video_') && id !== '{source_id}'; }})()")
+    remix_id = page.text_content("#job-id")
+    video = wait_done(page.url.rstrip("/"), remix_id, timeout=120, headers={"authorization": f"Bearer {KEY}"})
+    page.wait_for_function("(() => { const v = document.querySelector('#player'); return v.readyState >= 2 && v.duration > 0; })()", timeout=120_000)
+    assert (video["status"], video["remixed_from_video_id"], video["num_frames"], video["total_steps"]) == ("completed", source_id, 5, 2)
+    # A strength that runs no step (a fifth of 4 steps) is shown next to its field.
+    page.fill("#strength", "0.2")
+    page.click("#remix")
+    page.wait_for_function("document.querySelector('#error-strength').textContent.length > 0")
+    assert "no step" in page.text_content("#error-strength")

@@ -9,6 +9,7 @@ const KEY_STORAGE = "framecast-api-key";
 const $ = (id) => document.getElementById(id);
 let models = [];
 let running = null; // {id, abort: AbortController}
+let shown = null; // the id of the video in the player
 
 function headers() {
   const key = localStorage.getItem(KEY_STORAGE);
@@ -304,6 +305,37 @@ async function play(id, element) {
   element.load();
 }
 
+// -- remix: a finished video remade with a new prompt, by its model -----------------------------
+
+function offerRemix(video) {
+  // Only for a finished video whose model remakes videos (v2v among its tasks).
+  const model = models.find((entry) => entry.id === video.model);
+  shown = video.id;
+  $("remix-form").hidden = !(video.status === "completed" && model && (model.tasks || []).includes("v2v"));
+}
+
+async function remix(event) {
+  event.preventDefault();
+  clearErrors();
+  const body = { prompt: $("remix-prompt").value };
+  if ($("strength").value) body.strength = Number($("strength").value);
+  try {
+    const response = await api(`/v1/videos/${shown}/remix`, {
+      method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" },
+    });
+    const video = await response.json();
+    $("remix-form").hidden = true;
+    // Emptied, so the source stops playing while its remix is made.
+    $("player").removeAttribute("src");
+    $("player").load();
+    showProgress(video);
+    await follow(video.id);
+  } catch (error) {
+    // Its prompt and strength have their own places; anything else goes under the form.
+    showError(error.param === "prompt" ? { ...error, param: "remix-prompt" } : error);
+  }
+}
+
 async function follow(id) {
   const abort = new AbortController();
   running = { id, abort };
@@ -322,6 +354,7 @@ async function follow(id) {
     running = null;
     $("cancel").disabled = true;
   }
+  if (last) offerRemix(last);
   if (last && last.status === "completed") {
     await play(id, $("player"));
   } else if (last && last.status === "failed") {
@@ -416,7 +449,12 @@ async function loadHistory() {
         .then((response) => response.blob())
         .then((blob) => { picture.src = URL.createObjectURL(blob); })
         .catch(() => { picture.alt = "no thumbnail"; });
-      item.addEventListener("click", () => { $("job").hidden = false; $("job-id").textContent = video.id; play(video.id, $("player")); });
+      item.addEventListener("click", () => {
+        $("job").hidden = false;
+        $("job-id").textContent = video.id;
+        offerRemix(video);
+        play(video.id, $("player"));
+      });
     }
     return item;
   });
@@ -441,6 +479,7 @@ $("copy-curl").addEventListener("click", () => copyCommand(curlCommand()));
 $("copy-python").addEventListener("click", () => copyCommand(pythonCommand()));
 $("video-form").addEventListener("submit", submit);
 $("cancel").addEventListener("click", cancel);
+$("remix-form").addEventListener("submit", remix);
 $("save-key").addEventListener("click", () => {
   localStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
   start();
