@@ -44,17 +44,25 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from framecast.frontend.app import create_app
+    from framecast.frontend.jobs.fair_queue import QUEUE_POLICIES
     from framecast.frontend.security import load_api_keys
 
+    jobs = settings_from(args, JobSettings)
+    if jobs.queue_policy not in QUEUE_POLICIES:
+        sys.exit(f"framecast-frontend: error: --queue-policy {jobs.queue_policy!r}: choose {' or '.join(QUEUE_POLICIES)}")
+    try:
+        api_keys = load_api_keys(server.api_key_file, server.admin_key_file)
+    except ValueError as error:
+        sys.exit(f"framecast-frontend: error: {error}")
     settings: FrontendSettings = settings_from(
         args,
         FrontendSettings,
         namespace=args.namespace,
         discovery=args.discovery,
         etcd_endpoints=os.environ.get("ETCD_ENDPOINTS", "http://127.0.0.1:2379"),
-        jobs=settings_from(args, JobSettings),
+        jobs=jobs,
         limits=settings_from(args, RequestLimits),
-        api_keys=load_api_keys(server.api_key_file, server.admin_key_file),
+        api_keys=api_keys,
         urls=settings_from(args, UrlPolicy),
         inputs=settings_from(args, InputSettings),
     )

@@ -24,7 +24,7 @@ from framecast.frontend.jobs.manager import JobManager
 from framecast.frontend.loading import AdapterBoard, LoadingBoard
 from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.metrics import FrontendMetrics
-from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware
+from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware, tenant_weights
 from framecast.frontend.serving import VideoService
 from framecast.frontend.settings import FrontendSettings
 from framecast.frontend.videos import router as videos_router
@@ -84,7 +84,7 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         await directory.start()
         store = make_job_store(settings)
         await store.start()
-        jobs = JobManager(store, directory, settings.jobs, settings.limits, metrics)
+        jobs = JobManager(store, directory, settings.jobs, settings.limits, metrics, tenant_weights(settings.api_keys))
         metrics.watch(jobs.live_state)
         await jobs.start()
         app.state.directory = directory

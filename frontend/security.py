@@ -21,10 +21,12 @@ OPEN_PREFIXES = ("/playground/",)
 
 @dataclass(frozen=True)
 class Caller:
-    """Who an API key speaks for. A tenant sees only its own jobs; an admin key sees every job."""
+    """Who an API key speaks for. A tenant sees only its own jobs; an admin key sees every job.
+    `weight`: the tenant's share of each model's queue against other tenants' (default 1)."""
 
     tenant: str
     admin: bool = False
+    weight: float = 1.0
 
     def sees(self, job_tenant: str | None) -> bool:
         return self.admin or job_tenant == self.tenant
@@ -35,17 +37,32 @@ def key_id(key: str) -> str:
     return "key_" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def parse_key_entry(entry: str) -> tuple[str, str] | None:
-    """(key, tenant) of one entry: `tenant: key`, or a bare `key`, which is a tenant of its own
-    (named by the key's hash). None for a blank entry. A key that holds ':' is written with
-    its tenant in front."""
-    entry = entry.strip()
-    if not entry:
+def parse_key_entry(entry: str) -> tuple[str, str, dict[str, str]] | None:
+    """(key, tenant, settings) of one entry: `tenant: key`, or a bare `key`, which is a tenant of
+    its own (named by the key's hash), then optional `name=value` settings (`weight=2`). None
+    for a blank entry. A key that holds ':' is written with its tenant in front."""
+    words = entry.split()
+    if not words:
         return None
-    tenant, separator, key = entry.partition(":")
+    settings = dict(word.split("=", 1) for word in words[1:] if "=" in word)
+    others = [word for word in words[1:] if "=" not in word]
+    head = " ".join([words[0], *others])
+    tenant, separator, key = head.partition(":")
     if separator and tenant.strip() and key.strip():
-        return key.strip(), tenant.strip()
-    return entry, key_id(entry)
+        return key.strip(), tenant.strip(), settings
+    return head, key_id(head), settings
+
+
+def _weight(value: str | None, key_entry: str) -> float:
+    if value is None:
+        return 1.0
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = 0.0
+    if not 0 < weight <= 1000:
+        raise ValueError(f"API key entry {key_entry!r}: weight={value} must be a number above 0, at most 1000")
+    return weight
 
 
 def caller_of(request) -> Caller | None:
@@ -68,9 +85,21 @@ def load_api_keys(
         for entry in entries:
             parsed = parse_key_entry(entry)
             if parsed is not None:
-                key, tenant = parsed
-                callers[key] = Caller(tenant, admin or callers.get(key, Caller(tenant)).admin)
+                key, tenant, settings = parsed
+                unknown = set(settings) - {"weight"}
+                if unknown:
+                    raise ValueError(f"API key entry for tenant {tenant!r}: unknown setting(s) {', '.join(sorted(unknown))}; known: weight")
+                weight = _weight(settings.get("weight"), tenant)
+                callers[key] = Caller(tenant, admin or callers.get(key, Caller(tenant)).admin, weight)
     return callers
+
+
+def tenant_weights(callers: dict[str, Caller]) -> dict[str, float]:
+    """Each tenant's queue weight: the largest any of its keys' entries gives."""
+    weights: dict[str, float] = {}
+    for caller in callers.values():
+        weights[caller.tenant] = max(weights.get(caller.tenant, 0.0), caller.weight)
+    return weights
 
 
 async def _send_error(scope, receive, send, error: ApiError) -> None:

@@ -47,6 +47,7 @@ class JobManager:
         settings: JobSettings | None = None,
         limits: RequestLimits | None = None,
         metrics: FrontendMetrics | None = None,
+        tenant_weights: dict[str, float] | None = None,
     ):
         self.store = store
         self.directory = directory
@@ -55,9 +56,12 @@ class JobManager:
         self.replica_id = uuid.uuid4().hex[:12]
         self.admission = Admission(settings.queue_per_worker)
         self.events = JobEvents()
+        weights = dict(tenant_weights or {})
         self.scheduler = Scheduler(
-            directory, directory.quarantine, no_worker_timeout_s=settings.no_worker_timeout_s, adapter_affinity=settings.lora_affinity is not False
-        )
+            directory, directory.quarantine, no_worker_timeout_s=settings.no_worker_timeout_s,
+            adapter_affinity=settings.lora_affinity is not False, queue_policy=settings.queue_policy,
+            tenant_weight=lambda tenant: weights.get(tenant, 1.0) if tenant is not None else 1.0,
+        )  # fmt: skip
         self.writer = RecordWriter(
             store, self.replica_id, self.events, interval_s=settings.progress_write_interval_s, on_stopped=self._stop_local
         )
@@ -130,7 +134,7 @@ class JobManager:
         """Queue a job on this replica (new, taken over, or run again)."""
         self._local[record.id] = record
         adapters = tuple(choice.name for choice in record.request.lora or ())
-        self.scheduler.enqueue(record.model, record.id, first=first, adapters=adapters)
+        self.scheduler.enqueue(record.model, record.id, first=first, adapters=adapters, tenant=record.tenant)
         dispatcher = self._dispatchers.get(record.model)
         if self._accepting and (dispatcher is None or dispatcher.done()):
             self._dispatchers[record.model] = self._tasks.spawn(self._dispatch(record.model), f"dispatch {record.model}")

@@ -1,5 +1,5 @@
-"""Which job goes to which worker, and when: one queue per model, a round-robin turn among the
-model's idle workers, quarantined workers skipped, and a queue that fails when its model has had
+"""Which job goes to which worker, and when: one queue per model (turns across tenants, or
+arrival order: fair_queue.py), a round-robin turn among the model's idle workers, quarantined workers skipped, and a queue that fails when its model has had
 no live worker for too long. A job naming LoRA adapters goes to an idle worker that already
 holds them loaded where there is one, else to any idle worker offering them; when none holds
 them, a job a little further back that an idle worker can run without loading may go first.
@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from framecast.frontend.discovery import ServedModel, WorkerInstance
+from framecast.frontend.jobs.fair_queue import FairQueue
 from framecast.frontend.quarantine import Quarantine
 
 
@@ -83,6 +83,8 @@ class Scheduler:
         jobs_held_per_worker: int = 3,
         recheck_s: float = 0.25,
         adapter_affinity: bool = True,
+        queue_policy: str = "fair",
+        tenant_weight: Callable[[str | None], float] = lambda tenant: 1.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._workers = workers
@@ -95,7 +97,10 @@ class Scheduler:
         self._recheck_s = recheck_s
         self._clock = clock
         self._adapter_affinity = adapter_affinity
-        self._queues: dict[str, collections.deque[str]] = {}
+        FairQueue(queue_policy)  # an unknown policy fails here, not at the first job
+        self._queue_policy = queue_policy
+        self._tenant_weight = tenant_weight
+        self._queues: dict[str, FairQueue] = {}
         self._model_of: dict[str, str] = {}
         self._enqueued_at: dict[str, float] = {}
         self._generating: collections.Counter[int] = collections.Counter()
@@ -108,11 +113,18 @@ class Scheduler:
 
     # -- queues -------------------------------------------------------------------------------
 
-    def enqueue(self, model: str, job_id: str, *, first: bool = False, adapters: tuple[str, ...] = ()) -> None:
-        """Queue a job; `first`: ahead of the others (a job run again after its worker was lost);
-        `adapters`: the LoRA adapters it names."""
-        queue = self._queues.setdefault(model, collections.deque())
-        queue.appendleft(job_id) if first else queue.append(job_id)
+    def _queue(self, model: str) -> FairQueue:
+        queue = self._queues.get(model)
+        if queue is None:
+            queue = self._queues[model] = FairQueue(self._queue_policy, self._tenant_weight)
+        return queue
+
+    def enqueue(
+        self, model: str, job_id: str, *, first: bool = False, adapters: tuple[str, ...] = (), tenant: str | None = None
+    ) -> None:
+        """Queue a job of `tenant`; `first`: ahead of the others (a job run again after its worker
+        was lost); `adapters`: the LoRA adapters it names."""
+        self._queue(model).push(job_id, tenant, first=first)
         self._model_of[job_id] = model
         if adapters:
             self._adapters_of[job_id] = tuple(adapters)
@@ -136,10 +148,6 @@ class Scheduler:
     def queued_models(self) -> set[str]:
         return set(self._queues)
 
-    def _take(self, model: str) -> str:
-        job_id = self._queues[model].popleft()
-        self._model_of.pop(job_id, None)
-        return job_id
 
     # -- choosing a worker --------------------------------------------------------------------
 
@@ -169,12 +177,12 @@ class Scheduler:
         worker would load the job's adapters, a job a little further back whose adapters an
         idle worker holds goes first instead; the first job is passed over at most
         MAX_PASSED_OVER times, so it waits a few jobs at most."""
-        head = queue[0]
+        head, *behind = queue.order(ADAPTER_LOOKAHEAD)
         candidates, warm_ids = self._for_adapters(self._adapters_of.get(head, ()), live, idle)
         if not candidates:
             return None
         if warm_ids is not None and not warm_ids and self._adapter_affinity and self._passed_over[head] < MAX_PASSED_OVER:
-            for job_id in itertools.islice(queue, 1, ADAPTER_LOOKAHEAD):
+            for job_id in behind:
                 adapters = self._adapters_of.get(job_id)
                 holders = [
                     instance for instance in idle
@@ -197,7 +205,7 @@ class Scheduler:
     async def next(self, model: str) -> Dispatch | NoWorker:
         """Wait for a queued job of the model and a free worker for it, and reserve the worker.
         NoWorker (with every queued job) once the model has had no live worker for the timeout."""
-        queue = self._queues.setdefault(model, collections.deque())
+        queue = self._queue(model)
         last_live = self._clock()
         while True:
             now = self._clock()
@@ -205,8 +213,9 @@ class Scheduler:
             if not queue or live:
                 last_live = now  # a model with nothing queued is not waiting for anyone
             elif now - last_live > self._no_worker_timeout_s:
-                job_ids = [self._take(model) for _ in range(len(queue))]
+                job_ids = queue.take_all()
                 for job_id in job_ids:
+                    self._model_of.pop(job_id, None)
                     self._enqueued_at.pop(job_id, None)
                     self._adapters_of.pop(job_id, None)
                     self._passed_over.pop(job_id, None)
@@ -216,7 +225,7 @@ class Scheduler:
             picked = self._pick(model, queue, live, idle) if queue else None
             if picked is not None:
                 job_id, instance, warm = picked
-                queue.remove(job_id)
+                queue.take(job_id)
                 self._model_of.pop(job_id, None)
                 self._adapters_of.pop(job_id, None)
                 self._passed_over.pop(job_id, None)

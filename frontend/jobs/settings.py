@@ -34,6 +34,9 @@ class JobSettings:
     no_worker_timeout_s: float = option(
         300.0, "seconds a queued job waits for a live worker of its model before it fails", flag="--no-worker-timeout"
     )
+    queue_policy: str = option(
+        "fair", "order of each model's queue: fair (turns across tenants, by their key-file weights; each tenant's jobs in order) or fifo"
+    )
     lora_affinity: bool | None = option(
         None, "send a job naming LoRA adapters to an idle worker that holds them loaded (default on; off: round-robin)"
     )
