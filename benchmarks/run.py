@@ -1,7 +1,7 @@
 """framecast's CPU benchmarks, each peer comparison run side by side in the same run; prints one
 table (median, p99, ratio, target).
 
-    .venv/bin/python benchmarks/run.py                    # all of a-i (about 15 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py                    # all of a-j (about 17 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --only a,c         # some
     .venv/bin/python benchmarks/run.py --quick            # fewer requests and repeats: a smoke run
     .venv/bin/python benchmarks/run.py --write-results    # also put the table in benchmarks/RESULTS.md
@@ -9,6 +9,7 @@ table (median, p99, ratio, target).
 a serving overhead vs NVIDIA Dynamo's Rust frontend and the bare worker   b pipelining
 c MP4 encoding vs the ffmpeg command line   d scaling over workers   e a 64 MB payload
 f 10,000 queued jobs   g step caches   h LoRA adapter switching   i adapter-aware routing
+j fair share between tenants vs arrival order
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import psutil
 # Run as a script: its own folder is first on sys.path, so the benchmarks import by name.
 import efficiency
 import encoding
+import fairness
 import job_load
 import payload
 import pipelining
@@ -59,13 +61,14 @@ def benchmarks(quick: bool) -> dict:
         "g": lambda work: efficiency.step_caches(work, repeats=1 if quick else 3),
         "h": lambda work: efficiency.adapter_switching(work, repeats=2 if quick else 5),
         "i": lambda work: efficiency.affinity(work, jobs=24 if quick else 60),
+        "j": lambda work: fairness.run(work, jobs=20 if quick else 100, service_s=0.05 if quick else 0.2, repeats=1 if quick else 3),
     }
 
 
 def write_results(table: str, command: str, elapsed_s: float, letters: str) -> None:
     """The table into RESULTS.md, replacing the last run of the same benchmarks (a run of some
     of them has a section of its own, so it never replaces the whole table)."""
-    tag = "cpu-benchmarks" if letters == "abcdefghi" else f"cpu-benchmarks-{letters}"
+    tag = "cpu-benchmarks" if letters == "abcdefghij" else f"cpu-benchmarks-{letters}"
     begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
     section = "\n".join([
         begin,
@@ -88,7 +91,7 @@ def write_results(table: str, command: str, elapsed_s: float, letters: str) -> N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="a,b,c,d,e,f,g,h,i", help="comma-separated letters of the benchmarks to run")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g,h,i,j", help="comma-separated letters of the benchmarks to run")
     parser.add_argument("--quick", action="store_true", help="fewer requests, jobs and repeats (a smoke run)")
     parser.add_argument("--write-results", action="store_true", help=f"write the table into {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args(argv)

@@ -55,6 +55,11 @@ class FrontendMetrics:
             buckets=STAGE_BUCKETS,
             registry=self.registry,
         )
+        # Per tenant (of the key file: a bounded set; "none" with keys off): what fair share evens out.
+        self.tenant_queue_wait = Histogram(
+            "framecast_tenant_queue_wait_seconds", "Time jobs waited in their model's queue on this replica, by tenant",
+            ["model", "tenant"], buckets=STAGE_BUCKETS, registry=self.registry,
+        )  # fmt: skip
         self.job_seconds = Histogram(
             "framecast_job_seconds", "Job time from creation to its end", ["model", "status"], buckets=STAGE_BUCKETS,
             registry=self.registry,

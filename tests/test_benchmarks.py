@@ -65,9 +65,9 @@ def test_the_cpu_benchmark_command_prints_every_row(tmp_path):
     table = result.stdout.split("\n\n")[-1]
     assert "FAILED" not in table
     rows = [line.split()[0] for line in table.splitlines()[1:] if line.strip()]
-    assert {"a", "b", "c", "d", "e", "f", "g", "h", "i"} <= set(rows)
+    assert {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} <= set(rows)
     for case in ("framecast / dynamo", "simulated GPU busy", "framecast / ffmpeg", "worker(s)", "via /content", "queued jobs",
-                 "cache taylorseer", "switch a <-> b", "adapter-aware routing", "round-robin"):  # fmt: skip
+                 "cache taylorseer", "switch a <-> b", "adapter-aware routing", "round-robin", "fair share"):  # fmt: skip
         assert case in table, case
 
 

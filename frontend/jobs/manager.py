@@ -158,6 +158,7 @@ class JobManager:
             chosen.slot.release()
             return
         self.metrics.stage_seconds.labels(record.model, Stage.QUEUE_WAIT).observe(chosen.waited_s)
+        self.metrics.tenant_queue_wait.labels(record.model, record.tenant or "none").observe(chosen.waited_s)
         if chosen.adapters_warm is not None:
             self.metrics.adapter_dispatches.labels(record.model, "warm" if chosen.adapters_warm else "cold").inc()
         self._tasks.spawn(self._run(record, chosen.slot), f"job {record.id}")

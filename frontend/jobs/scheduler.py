@@ -177,12 +177,12 @@ class Scheduler:
         worker would load the job's adapters, a job a little further back whose adapters an
         idle worker holds goes first instead; the first job is passed over at most
         MAX_PASSED_OVER times, so it waits a few jobs at most."""
-        head, *behind = queue.order(ADAPTER_LOOKAHEAD)
+        (head,) = queue.order(1)
         candidates, warm_ids = self._for_adapters(self._adapters_of.get(head, ()), live, idle)
         if not candidates:
             return None
         if warm_ids is not None and not warm_ids and self._adapter_affinity and self._passed_over[head] < MAX_PASSED_OVER:
-            for job_id in behind:
+            for job_id in queue.order(ADAPTER_LOOKAHEAD)[1:]:
                 adapters = self._adapters_of.get(job_id)
                 holders = [
                     instance for instance in idle
