@@ -38,6 +38,16 @@ Url = Annotated[str, typer.Option("--url", envvar="FRAMECAST_URL", help="the fra
 ApiKey = Annotated[str | None, typer.Option("--api-key", envvar="FRAMECAST_API_KEY", help="API key, where the server wants one")]
 Model = Annotated[str | None, typer.Option("--model", "-m", help="model id (default: the only one served)")]
 
+# Options the video commands share.
+Seconds = Annotated[float | None, typer.Option(help="length in seconds")]
+NegativePrompt = Annotated[str | None, typer.Option(help="what the video should not show")]
+Adapters = Annotated[
+    list[str] | None, typer.Option(help="a LoRA adapter the model offers, NAME or NAME:SCALE (repeatable; `models` lists them)")
+]
+Exact = Annotated[bool, typer.Option(help="run without the worker's step cache (exact frames)")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="where the MP4 goes (default: <job id>.mp4)")]
+
+
 
 def _out() -> Console:
     return Console(highlight=False)
@@ -84,15 +94,13 @@ def generate(
     image: Annotated[str | None, typer.Option(help="input image: a file, or an http(s) URL the server fetches")] = None,
     size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, e.g. 832x480")] = None,
     frames: Annotated[int | None, typer.Option(help="frame count (overrides --seconds)")] = None,
-    seconds: Annotated[float | None, typer.Option(help="length in seconds")] = None,
+    seconds: Seconds = None,
     steps: Annotated[int | None, typer.Option(help="denoising steps")] = None,
     seed: Annotated[int | None, typer.Option(help="seed, for a video made again the same")] = None,
-    negative_prompt: Annotated[str | None, typer.Option(help="what the video should not show")] = None,
-    lora: Annotated[
-        list[str] | None, typer.Option(help="a LoRA adapter the model offers, NAME or NAME:SCALE (repeatable; `models` lists them)")
-    ] = None,
-    exact: Annotated[bool, typer.Option(help="run without the worker's step cache (exact frames)")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="where the MP4 goes (default: <job id>.mp4)")] = None,
+    negative_prompt: NegativePrompt = None,
+    lora: Adapters = None,
+    exact: Exact = False,
+    output: Output = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = None,
 ) -> None:
@@ -115,15 +123,13 @@ def remix(
     ] = None,
     size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT (default: the source's)")] = None,
     frames: Annotated[int | None, typer.Option(help="frame count (default: the source's)")] = None,
-    seconds: Annotated[float | None, typer.Option(help="length in seconds")] = None,
+    seconds: Seconds = None,
     steps: Annotated[int | None, typer.Option(help="denoising steps of the whole schedule")] = None,
     seed: Annotated[int | None, typer.Option(help="seed (default: the source's)")] = None,
-    negative_prompt: Annotated[str | None, typer.Option(help="what the video should not show")] = None,
-    lora: Annotated[
-        list[str] | None, typer.Option(help="a LoRA adapter the model offers, NAME or NAME:SCALE (repeatable)")
-    ] = None,
-    exact: Annotated[bool, typer.Option(help="run without the worker's step cache (exact frames)")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="where the MP4 goes (default: <job id>.mp4)")] = None,
+    negative_prompt: NegativePrompt = None,
+    lora: Adapters = None,
+    exact: Exact = False,
+    output: Output = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = None,
 ) -> None:

@@ -142,45 +142,36 @@ def build_ti2v(seed: int):
     )
 
 
-def build_a14b(seed: int):
-    """Wan2.2 T2V-A14B: two experts of the same shape, the high-noise one (transformer) above the
+def _two_experts(seed: int, pipeline_class: str, in_channels: int, flow_shift: float, boundary_ratio: float):
+    """Wan2.2 A14B's shape: two experts of one shape, the high-noise one (transformer) above the
     boundary timestep and the low-noise one (transformer_2) below it, each with its own guidance
-    scale. The boundary (0.875 of the training timesteps) and flow shift 12 are the real model's."""
+    scale; the Wan2.1 VAE."""
+    import diffusers
     import torch
-    from diffusers import WanPipeline
 
     torch.manual_seed(seed)
     tokenizer = t5_tokenizer()
     text_encoder = umt5_encoder(tokenizer)
-    transformer, transformer_2 = _transformer(), _transformer()
-    return WanPipeline(
+    transformer, transformer_2 = _transformer(in_channels=in_channels), _transformer(in_channels=in_channels)
+    return getattr(diffusers, pipeline_class)(
         tokenizer=tokenizer,
         text_encoder=text_encoder,
         vae=wan21_vae(),
-        scheduler=unipc_scheduler(flow_shift=12.0),
+        scheduler=unipc_scheduler(flow_shift=flow_shift),
         transformer=transformer,
         transformer_2=transformer_2,
-        boundary_ratio=0.875,
+        boundary_ratio=boundary_ratio,
     )
+
+
+def build_a14b(seed: int):
+    """Wan2.2 T2V-A14B: the boundary (0.875 of the training timesteps) and flow shift 12 are the
+    real model's."""
+    return _two_experts(seed, "WanPipeline", in_channels=16, flow_shift=12.0, boundary_ratio=0.875)
 
 
 def build_i2v_a14b(seed: int):
-    """Wan2.2 I2V-A14B: two experts split at the boundary (0.9 of the training timesteps, the real
-    model's), each reading the image through its latent channels only (in_channels 36, as
-    Wan2.1 I2V); no CLIP image encoder, as the real checkpoint has none."""
-    import torch
-    from diffusers import WanImageToVideoPipeline
-
-    torch.manual_seed(seed)
-    tokenizer = t5_tokenizer()
-    text_encoder = umt5_encoder(tokenizer)
-    transformer, transformer_2 = _transformer(in_channels=36), _transformer(in_channels=36)
-    return WanImageToVideoPipeline(
-        tokenizer=tokenizer,
-        text_encoder=text_encoder,
-        vae=wan21_vae(),
-        scheduler=unipc_scheduler(flow_shift=5.0),
-        transformer=transformer,
-        transformer_2=transformer_2,
-        boundary_ratio=0.9,
-    )
+    """Wan2.2 I2V-A14B: the boundary (0.9) and flow shift 5 are the real model's; each expert reads
+    the image through its latent channels only (in_channels 36, as Wan2.1 I2V), with no CLIP
+    image encoder, as the real checkpoint has none."""
+    return _two_experts(seed, "WanImageToVideoPipeline", in_channels=36, flow_shift=5.0, boundary_ratio=0.9)
