@@ -27,12 +27,12 @@ from framecast.components.backends import GeneratedVideo, GenerationCancelled, G
 from framecast.components.encoding import EncoderSettings, encode_image, encode_mp4
 from framecast.components.hold import StageHold
 from framecast.components.inputs import InputImages, closest_size, fit_image
-from framecast.media.errors import MediaRefused
-from framecast.media.videos import frames_over, read_video
 from framecast.components.metrics import WorkerMetrics
 from framecast.components.previews import spritesheet_jpeg, thumbnail_jpeg
 from framecast.components.registry import GenerationParams, ModelSpec
 from framecast.components.storage import OutputStore, safe_object_name
+from framecast.media.errors import MediaRefused
+from framecast.media.videos import frames_over, read_video
 from framecast.protocol import (
     ErrorBody,
     ErrorCode,
