@@ -313,8 +313,13 @@ class VideoRequestHandler:
 
     def _resolve_task(self, parsed: WorkerVideoRequest, knobs) -> GenerationParams:
         if self._task(parsed) == "image":
+            if parsed.input_reference is not None:
+                return self._resolve_edit(parsed, knobs)
             if "t2i" not in self.spec.tasks:
-                raise RequestFieldError("model", f"{self.model_name} makes no images", code=ErrorCode.UNSUPPORTED_VALUE)
+                message = f"{self.model_name} makes no images from text alone" + (
+                    ": it edits images (POST /v1/images/edits)" if self.spec.edits_images else ""
+                )
+                raise RequestFieldError("model", message, code=ErrorCode.UNSUPPORTED_VALUE)
             return replace(self.spec.resolve(knobs, self.model_name, single_frame=True), count=parsed.n or 1)
         if not self.spec.makes_video:
             raise RequestFieldError(
@@ -340,6 +345,17 @@ class VideoRequestHandler:
             # No size asked for: the published size nearest the image's shape.
             knobs = knobs.model_copy(update={"width": size[0], "height": size[1]})
         params = self.spec.resolve(knobs, self.model_name)
+        return replace(params, image=fit_image(image, params.width, params.height))
+
+    def _resolve_edit(self, parsed: WorkerVideoRequest, knobs) -> GenerationParams:
+        """An image edit: the input image (from the input store) fitted to the size asked (the
+        model's default size when none is)."""
+        if not self.spec.edits_images:
+            raise RequestFieldError(
+                "model", f"{self.model_name} edits no images (its tasks have no i2i)", code=ErrorCode.UNSUPPORTED_VALUE
+            )
+        image = self.inputs.read(parsed.input_reference, param="image")
+        params = replace(self.spec.resolve(knobs, self.model_name, single_frame=True), count=parsed.n or 1)
         return replace(params, image=fit_image(image, params.width, params.height))
 
     def _resolve_remix(self, parsed: WorkerVideoRequest, knobs) -> GenerationParams:

@@ -24,8 +24,8 @@ PARAM = "input_reference"
 _STORED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
-def _refused(message: str, code: ErrorCode = ErrorCode.INVALID_VALUE) -> RequestFieldError:
-    return RequestFieldError(PARAM, f"{PARAM}: {message}", code=code)
+def _refused(message: str, code: ErrorCode = ErrorCode.INVALID_VALUE, param: str = PARAM) -> RequestFieldError:
+    return RequestFieldError(param, f"{param}: {message}", code=code)
 
 
 class InputImages:
@@ -37,31 +37,34 @@ class InputImages:
         self.prefix = self.fs.unstrip_protocol(self.root) + "/"
         self.max_pixels = max_pixels
 
-    def read(self, reference: str) -> Image.Image:
-        """The image `reference` names, decoded, upright and RGB (blocking: call from a thread)."""
+    def read(self, reference: str, param: str = PARAM) -> Image.Image:
+        """The image `reference` names, decoded, upright and RGB (blocking: call from a thread);
+        a refusal names `param`, the request field it came in."""
         try:
-            return open_image(self._bytes(reference.strip()), self.max_pixels)
+            return open_image(self._bytes(reference.strip(), param), self.max_pixels)
         except MediaRefused as error:
-            raise _refused(str(error)) from None
+            raise _refused(str(error), param=param) from None
 
-    def _bytes(self, reference: str) -> bytes:
+    def _bytes(self, reference: str, param: str) -> bytes:
         if is_data_url(reference):
             return data_url_bytes(reference)
         if reference.startswith(self.prefix):
             name = reference[len(self.prefix) :]
             if not _STORED_NAME.fullmatch(name) or ".." in name:
-                raise _refused(f"{reference!r} is not a stored input image")
+                raise _refused(f"{reference!r} is not a stored input image", param=param)
             try:
                 return self.fs.cat_file(f"{self.root}/{name}")
             except FileNotFoundError:
-                raise _refused(f"{reference} is gone from the input store") from None
+                raise _refused(f"{reference} is gone from the input store", param=param) from None
         if reference.lower().startswith(("http://", "https://")):
             raise _refused(
                 "workers do not fetch from the network; send the image through a framecast frontend (which fetches "
                 "and checks it) or inline as a data: URL",
-                ErrorCode.UNSUPPORTED_VALUE,
-            )
-        raise _refused(f"{reference[:80]!r} is neither a data: URL nor an image in this worker's input store ({self.prefix})")
+                ErrorCode.UNSUPPORTED_VALUE, param,
+            )  # fmt: skip
+        raise _refused(
+            f"{reference[:80]!r} is neither a data: URL nor an image in this worker's input store ({self.prefix})", param=param
+        )
 
 
 def fit_image(image: Image.Image, width: int, height: int) -> Image.Image:

@@ -60,8 +60,8 @@ class WorkerInstance:
 
 # The tasks behind each kind of route: a video route takes models that make videos, the image
 # route those that make images (a Wan text-to-video model makes single frames too: its card
-# lists t2i).
-ROUTE_TASKS = {"video": ("t2v", "i2v", "ti2v"), "image": ("t2i",)}
+# lists t2i), the edit route those that edit images.
+ROUTE_TASKS = {"video": ("t2v", "i2v", "ti2v"), "image": ("t2i",), "edit": ("i2i",)}
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Image routes: `POST /v1/images/generations` (the OpenAI Images shape), answered once the
-images are made, and `GET /v1/images/{id}/content` for the `url` of each. Images are jobs of the
+"""Image routes: `POST /v1/images/generations` and `POST /v1/images/edits` (the OpenAI Images
+shape), answered once the images are made, and `GET /v1/images/{id}/content` for the `url` of
+each. Images are jobs of the
 same engine as videos: admission, queues, storage, URL policy and metrics are shared."""
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from framecast.frontend import outputs
 from framecast.frontend.content import stored_file
 from framecast.frontend.security import caller_of
 from framecast.frontend.serving import VideoService
+from framecast.frontend.jobs.events import SyncResult
 from framecast.frontend.urls import UrlPolicy
-from framecast.frontend.videos import client_gone
-from framecast.protocol import ImageData, ImageGenerationRequest, ImageGenerationResponse
+from framecast.frontend.videos import body_schema, client_gone, read_body
+from framecast.protocol import ImageData, ImageEditRequest, ImageGenerationRequest, ImageGenerationResponse
 from framecast.protocol.images import MAX_IMAGES
 
 router = APIRouter()
@@ -30,6 +32,22 @@ def _service(request: Request) -> VideoService:
 async def create_images(body: ImageGenerationRequest, request: Request) -> JSONResponse:
     # A client that goes away cancels the request, as on the synchronous video route.
     result = await _service(request).generate(body, caller_of(request), client_gone(request))
+    return await _answer(request, body, result)
+
+
+@router.post("/v1/images/edits", openapi_extra=body_schema(ImageEditRequest, "image"), response_model=ImageGenerationResponse)
+async def edit_images(request: Request) -> JSONResponse:
+    """OpenAI's image edits: the image(s) as multipart files (how the openai client sends them)
+    or as data: or http(s) URLs in `image`, a prompt, and the knobs of image generation."""
+    body, uploads = await read_body(request, ImageEditRequest, ("image", "mask"))
+    result = await _service(request).edit(
+        body, uploads.get("image", []), bool(uploads.get("mask")), caller_of(request), client_gone(request)
+    )
+    return await _answer(request, body, result)
+
+
+async def _answer(request: Request, body: ImageGenerationRequest, result: SyncResult) -> JSONResponse:
+    """The images of a finished request, inline (b64_json) or by URL."""
     record = result.record
     policy: UrlPolicy = request.app.state.url_policy
     data = []

@@ -52,9 +52,9 @@ class InputStore:
         self.root = root.rstrip("/")
         self.prefix = self.fs.unstrip_protocol(self.root) + "/"
 
-    async def stage(self, value: str | bytes) -> str:
-        """The stored image's URL. Raises RequestFieldError naming input_reference."""
-        image = await read_reference(value, self.fetcher, self.settings.input_max_pixels)
+    async def stage(self, value: str | bytes, param: str = "input_reference") -> str:
+        """The stored image's URL. Raises RequestFieldError naming `param`, the field it came in."""
+        image = await read_reference(value, self.fetcher, self.settings.input_max_pixels, param)
         path = f"{self.root}/{uuid.uuid4().hex}.png"
         await asyncio.to_thread(self._write, path, image.png)
         return self.fs.unstrip_protocol(path)

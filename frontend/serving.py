@@ -25,6 +25,7 @@ from framecast.frontend.jobs.store import page
 from framecast.frontend.security import Caller
 from framecast.protocol import (
     ErrorCode,
+    ImageEditRequest,
     RequestFieldError,
     VideoDeleted,
     VideoJobError,
@@ -96,6 +97,33 @@ class VideoService:
             | {"model": source.model, "input_video": source_url, "remixed_from_video_id": source.id}
         )
         return await self.create(job, "job", caller)
+
+    async def edit(
+        self, body: ImageEditRequest, uploads: list[bytes], mask_uploaded: bool, caller: Caller | None, gone: Awaitable[None]
+    ) -> SyncResult:
+        """Image edits: the model checked to edit images before anything is fetched, the image
+        stored for the worker, then a synchronous generation."""
+        with _routing_errors():
+            target = self.jobs.directory.served_model(body.model, "edit")
+        if body.mask is not None or mask_uploaded:
+            raise RequestFieldError(
+                "mask", f"{target.name} takes no mask: it edits the whole image as the prompt says",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )  # fmt: skip
+        sources: list[str | bytes] = [*uploads, *body.image]
+        if not sources:
+            raise RequestFieldError("image", "image is required: the image to edit", code=ErrorCode.MISSING_FIELD)
+        if len(sources) > 1:
+            raise RequestFieldError(
+                "image", f"{target.name} edits one image at a time; got {len(sources)}", code=ErrorCode.UNSUPPORTED_VALUE
+            )
+        staged = await self.inputs.stage(sources[0], param="image")
+        try:
+            return await self.generate(body.model_copy(update={"image": [staged]}), caller, gone)
+        except BaseException:
+            # A job that was made deletes its input with it; one refused before that leaves it here.
+            await outputs.delete([staged])
+            raise
 
     async def _stage_input(self, body: JobRequest, upload: bytes | None) -> str | None:
         """The input image stored for the worker, once the model is known to take one (nothing

@@ -56,18 +56,20 @@ async def client_gone(request: Request) -> None:
 # -- POST /v1/videos ----------------------------------------------------------------------------
 
 
-async def _form_to_body(form) -> tuple[dict[str, Any], bytes | None]:
+async def form_to_body(form, file_fields: tuple[str, ...] = ("input_reference",)) -> tuple[dict[str, Any], dict[str, list[bytes]]]:
     """Multipart fields as the JSON body would carry them, in the shapes the openai SDK sends:
     "nvext[fps]" -> {"nvext": {"fps": ...}}, "lora[][name]" -> {"lora": [{"name": ...}]} (a
     repeated subkey starts the next item); a field holding a JSON list or object (curl -F
-    'lora=[...]') is read as JSON. Also the bytes of an uploaded input_reference."""
+    'lora=[...]') is read as JSON. Also the bytes of the files uploaded under `file_fields`
+    ("image[]" counts as "image"), by field."""
     body: dict[str, Any] = {}
-    upload = None
+    uploads: dict[str, list[bytes]] = {}
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
-            if key != "input_reference":
-                raise ApiError(ErrorCode.INVALID_VALUE, f"{key}: only input_reference takes a file", param=key)
-            upload = await value.read()
+            field = key.removesuffix("[]")
+            if field not in file_fields:
+                raise ApiError(ErrorCode.INVALID_VALUE, f"{key}: only {' and '.join(file_fields)} take files", param=key)
+            uploads.setdefault(field, []).append(await value.read())
             continue
         if key.endswith("]") and "[]" in key:
             outer, inner = key.split("[]", 1)
@@ -88,16 +90,16 @@ async def _form_to_body(form) -> tuple[dict[str, Any], bytes | None]:
             body[key] = json.loads(value)
         else:
             body[key] = value
-    return body, upload
+    return body, uploads
 
 
-def _body_schema(model: type[BaseModel]) -> dict:
-    """The video routes read their bodies themselves (JSON or multipart, for an uploaded
-    image), so their schema is declared here; nested models refer to the components FastAPI
-    publishes for the other routes."""
+def body_schema(model: type[BaseModel], file_field: str = "input_reference") -> dict:
+    """Routes that read their bodies themselves (JSON or multipart, for an uploaded image)
+    declare their schema here; nested models refer to the components FastAPI publishes for the
+    other routes."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)
-    upload = schema | {"properties": schema["properties"] | {"input_reference": {"type": "string", "format": "binary"}}}
+    upload = schema | {"properties": schema["properties"] | {file_field: {"type": "string", "format": "binary"}}}
     return {
         "requestBody": {
             "required": True,
@@ -106,31 +108,39 @@ def _body_schema(model: type[BaseModel]) -> dict:
     }
 
 
-async def _read_body(request: Request, model: type[Body]) -> tuple[Body, bytes | None]:
-    """The request's body as `model`, from JSON or a form, and an uploaded input image."""
+async def read_body(
+    request: Request, model: type[Body], file_fields: tuple[str, ...] = ("input_reference",)
+) -> tuple[Body, dict[str, list[bytes]]]:
+    """The request's body as `model`, from JSON or a form, and the files uploaded by field."""
     content_type = request.headers.get("content-type", "")
-    upload = None
+    uploads: dict[str, list[bytes]] = {}
     try:
         if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-            raw, upload = await _form_to_body(await request.form())
+            raw, uploads = await form_to_body(await request.form(), file_fields)
         else:
             raw = json.loads(await request.body() or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(ErrorCode.INVALID_JSON, "request body is not valid JSON") from None
     try:
-        return model.model_validate(raw), upload
+        return model.model_validate(raw), uploads
     except ValidationError as error:
         raise ApiError.from_body(validation_error_body(error.errors())) from None
 
 
-@router.post("/v1/videos", openapi_extra=_body_schema(VideoCreateRequest), response_model=VideoJob)
+async def _read_body(request: Request, model: type[Body]) -> tuple[Body, bytes | None]:
+    """The request's body as `model`, and an uploaded input image (the last, if several)."""
+    body, uploads = await read_body(request, model)
+    return body, (uploads.get("input_reference") or [None])[-1]
+
+
+@router.post("/v1/videos", openapi_extra=body_schema(VideoCreateRequest), response_model=VideoJob)
 async def create_video(request: Request) -> JSONResponse:
     body, upload = await _read_body(request, VideoCreateRequest)
     record = await _service(request).create(body, "job", caller_of(request), upload)
     return _video_response(request, record)
 
 
-@router.post("/v1/videos/{video_id}/remix", openapi_extra=_body_schema(VideoRemixRequest), response_model=VideoJob)
+@router.post("/v1/videos/{video_id}/remix", openapi_extra=body_schema(VideoRemixRequest), response_model=VideoJob)
 async def remix_video(video_id: str, request: Request) -> JSONResponse:
     """A new job: the completed video's frames remade with a new prompt, by its model."""
     body, upload = await _read_body(request, VideoRemixRequest)
@@ -185,7 +195,7 @@ async def video_events(video_id: str, request: Request) -> EventSourceResponse:
 
 
 @router.post(
-    "/v1/videos/generations", openapi_extra=_body_schema(VideoGenerationRequest), response_model=VideoGenerationResponse
+    "/v1/videos/generations", openapi_extra=body_schema(VideoGenerationRequest), response_model=VideoGenerationResponse
 )
 async def create_video_generation(request: Request) -> Response:
     body, upload = await _read_body(request, VideoGenerationRequest)

@@ -5,7 +5,7 @@ This package depends on pydantic only: nothing from framecast.frontend or framec
 
 from framecast.protocol.cards import WORKER_CARD_KEY, Support, WorkerCard
 from framecast.protocol.errors import ErrorBody, ErrorResponse, RequestFieldError, validation_error_body
-from framecast.protocol.images import ImageData, ImageFormat, ImageGenerationRequest, ImageGenerationResponse
+from framecast.protocol.images import ImageData, ImageEditRequest, ImageFormat, ImageGenerationRequest, ImageGenerationResponse
 from framecast.protocol.routing import (
     GENERATE_ENDPOINT,
     MODEL_CARD_KEY,
@@ -49,6 +49,7 @@ __all__ = [
     "validation_error_body",
     "ImageData",
     "ImageFormat",
+    "ImageEditRequest",
     "ImageGenerationRequest",
     "ImageGenerationResponse",
     "GENERATE_ENDPOINT",

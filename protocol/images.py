@@ -1,11 +1,11 @@
-"""Text-to-image request and response models, in the OpenAI Images shape (`POST
-/v1/images/generations`), with framecast's knobs as extensions."""
+"""Image request and response models, in the OpenAI Images shape (`POST
+/v1/images/generations`, `POST /v1/images/edits`), with framecast's knobs as extensions."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from framecast.protocol.adapters import LoraChoices
 from framecast.protocol.videos import MAX_GUIDANCE_SCALE, MAX_SEED, MAX_STEPS, ResponseFormat, Size
@@ -45,6 +45,25 @@ class ImageGenerationRequest(BaseModel):
     def worker_fields(self) -> dict:
         """What a worker is sent: one frame per image, n of them, in output_format."""
         return self.model_dump(mode="json", exclude_none=True) | {"task": "image", "num_frames": 1}
+
+
+class ImageEditRequest(ImageGenerationRequest):
+    """Body of `POST /v1/images/edits`: the image to edit (a stored upload, a data: URL or an
+    http(s) URL) and what to make of it. A mask is taken only by models that take one."""
+
+    # References (data: or http(s) URLs); uploaded files come beside them, as multipart parts.
+    image: list[str] = Field(default_factory=list)
+    mask: str | None = None
+
+    @field_validator("image", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    def worker_fields(self) -> dict:
+        """The image travels as input_reference (the frontend has stored it by then)."""
+        fields = self.model_dump(mode="json", exclude_none=True, exclude={"image", "mask"})
+        return fields | {"task": "image", "num_frames": 1, "input_reference": self.image[0]}
 
 
 class ImageData(BaseModel):

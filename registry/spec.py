@@ -15,14 +15,14 @@ SPEC_FILE = "framecast_model.json"
 
 # t2v: text to video. i2v: image (and text) to video, the image required. ti2v: one model doing
 # both, the image optional. t2i: text to image. v2v: a video remade from another's frames with a
-# new prompt (a remix).
-Task = Literal["t2v", "i2v", "ti2v", "t2i", "v2v"]
+# new prompt (a remix). i2i: an image edited as a prompt says.
+Task = Literal["t2v", "i2v", "ti2v", "t2i", "v2v", "i2i"]
 SupportLevel = Literal["ready", "limited", "not supported"]
 PARALLEL_DEGREES = (1, 2, 4, 8)
 # Backends that split one model across GPUs (tensor / sequence parallel).
 PARALLEL_BACKENDS = ("sglang",)
 # Task kinds workers take requests for.
-SERVED_TASKS = ("t2v", "i2v", "ti2v", "t2i", "v2v")
+SERVED_TASKS = ("t2v", "i2v", "ti2v", "t2i", "v2v", "i2i")
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,11 @@ class ModelSpec:
     @property
     def needs_image(self) -> bool:
         return self.takes_image and "t2v" not in self.tasks
+
+    @property
+    def edits_images(self) -> bool:
+        """It makes images from an input image and a prompt (image edits)."""
+        return "i2i" in self.tasks
 
     @property
     def takes_video(self) -> bool:

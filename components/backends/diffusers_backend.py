@@ -233,6 +233,9 @@ class DiffusersBackend:
         self._takes_image = "image" in call_parameters
         # HunyuanVideo 1.5's image-to-video takes its size from the image (fitted to the request's).
         self._takes_size = "height" in call_parameters
+        # FLUX.1 Kontext scales its output to an area and its input image to a preferred size: here
+        # both are the size asked (the input image arrives fitted to it).
+        self._sized_by_area = "max_area" in call_parameters and "_auto_resize" in call_parameters
         # HunyuanVideo-I2V's 33-channel checkpoint decodes the image's own latent frame ahead of the
         # video and cuts it (the VAE's frames per latent): ask for as many more.
         vae = getattr(self.pipeline, "vae", None)
@@ -419,6 +422,8 @@ class DiffusersBackend:
                 extra |= {"num_frames": params.num_frames + self._cut_leading_frames, "num_videos_per_prompt": params.count}
             if self._takes_size:
                 extra |= {"height": params.height, "width": params.width}
+            if self._sized_by_area and pipeline is self.pipeline:
+                extra |= {"max_area": params.width * params.height, "_auto_resize": False}
             output = pipeline(
                 prompt=params.prompt,
                 negative_prompt=params.negative_prompt,

@@ -14,6 +14,7 @@ Kinds (--kind, default t2v):
   a14b           Wan2.2-A14B-shaped text-to-video: two experts and the boundary between them
   i2v-a14b       Wan2.2-I2V-A14B-shaped image-to-video: two experts, no image encoder
   t2i            FLUX.1-shaped text-to-image (FluxPipeline)
+  flux-kontext   FLUX.1 Kontext-shaped image editing (FluxKontextPipeline)
   cogvideox      CogVideoX-2B-shaped text-to-video (CogVideoXPipeline)
   cogvideox-i2v  CogVideoX-5B-I2V-shaped image-to-video (CogVideoXImageToVideoPipeline)
   ltx-video      LTX-Video text/image-to-video (LTXPipeline; LTXImageToVideoPipeline on its modules)
@@ -75,6 +76,7 @@ KINDS: MappingProxyType[str, TinyKind] = MappingProxyType(
         "a14b": TinyKind("framecast/tiny-random-wan2.2-a14b", wan.build_a14b),
         "i2v-a14b": TinyKind("framecast/tiny-random-wan2.2-i2v-a14b", wan.build_i2v_a14b),
         "t2i": TinyKind("framecast/tiny-random-flux", flux.build_t2i),
+        "flux-kontext": TinyKind("framecast/tiny-random-flux-kontext", flux.build_kontext),
         "cogvideox": TinyKind("framecast/tiny-random-cogvideox", cogvideox.build_t2v),
         "cogvideox-i2v": TinyKind("framecast/tiny-random-cogvideox-i2v", cogvideox.build_i2v),
         "ltx-video": TinyKind("framecast/tiny-random-ltx-video", ltx_video.build),

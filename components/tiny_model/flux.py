@@ -1,4 +1,4 @@
-"""Tiny FLUX.1-shaped text-to-image model."""
+"""Tiny FLUX.1-shaped models: text-to-image, and FLUX.1 Kontext image editing."""
 
 from __future__ import annotations
 
@@ -71,3 +71,11 @@ def build_t2i(seed: int):
         tokenizer_2=tokenizer_2,
         transformer=transformer,
     )
+
+
+def build_kontext(seed: int):
+    """FLUX.1 Kontext-dev-shaped: FLUX.1-dev's modules (the real checkpoint has the same
+    architecture), run by the pipeline that reads the input image's latents beside the noise."""
+    from diffusers import FluxKontextPipeline
+
+    return FluxKontextPipeline(**build_t2i(seed).components)

@@ -20,6 +20,7 @@ from framecast.protocol.adapters import adapter_names
 from framecast.protocol import (
     ErrorBody,
     ErrorCode,
+    ImageEditRequest,
     ImageGenerationRequest,
     VideoRequestBase,
     WorkerVideoMessage,
@@ -68,7 +69,9 @@ class Intake:
         self._limits.check_prompt(body.prompt)
         if isinstance(body, VideoRequestBase):
             body.knobs()  # a conflicting top-level/nvext pair is refused here
-        route = "image" if isinstance(body, ImageGenerationRequest) else "video"
+        route = "video"
+        if isinstance(body, ImageGenerationRequest):
+            route = "edit" if isinstance(body, ImageEditRequest) else "image"
         model, instance = self._directory.route(body.model, adapter_names(body.lora), route)
         workers = len(self._directory.models()[model].instances)
         try:
