@@ -112,9 +112,9 @@ class SglangBackend:
         if self.kwargs["backend"] == "diffusers" and self.cache is not None:
             # DiffGenerator's diffusers pipeline takes only a server-wide cache, never per request.
             raise ValueError("--cache: sglang's diffusers pipeline (used without CUDA) has no per-request cache; run --backend diffusers")
-        # DiffGenerator's diffusers pipeline answers "Lora is not enabled" (sglang 0.5.23).
         # DiffGenerator takes a video in only for the models built on one (animation, world models).
         self.takes_video = False
+        # DiffGenerator's diffusers pipeline answers "Lora is not enabled" (sglang 0.5.23).
         self.takes_adapters = self.kwargs["backend"] != "diffusers"
         self._adapter_paths: dict[str, str] = {}
         self._applied: tuple[tuple[str, float], ...] = ()
