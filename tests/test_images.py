@@ -91,7 +91,7 @@ def test_bad_fields_are_named(stack, field, value):
 
 def test_models_list_their_tasks_and_refuse_the_other_kind(stack):
     tasks = {model["id"]: model["tasks"] for model in httpx.get(f"{stack[T2I]}/v1/models").json()["data"]}
-    assert tasks == {T2I: ["t2i"], T2V: ["t2v", "t2i"]}
+    assert tasks == {T2I: ["t2i"], T2V: ["t2v", "t2i", "v2v"]}
     video = httpx.post(f"{stack[T2I]}/v1/videos", json={"model": T2I, "prompt": "x"}, timeout=60)
     assert video.status_code == 400 and video.json()["error"]["param"] == "model", video.text
     # An image job is not a video: the videos list does not show it.

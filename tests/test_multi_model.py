@@ -208,7 +208,7 @@ def test_the_catalog_lists_every_registry_entry_and_what_is_served(stack):
     assert list(entries) == [spec.id for spec in REGISTRY]
     tiny = entries["framecast/tiny-random-wan2.1-t2v"]
     assert (tiny["served"], tiny["served_as"], tiny["workers"], tiny["loading"]) == (True, [T2V], 2, 0)
-    assert "tiny-random-t2v" in tiny["aliases"] and tiny["tasks"] == ["t2v", "t2i"]
+    assert "tiny-random-t2v" in tiny["aliases"] and tiny["tasks"] == ["t2v", "t2i", "v2v"]
     assert entries["framecast/tiny-random-flux"]["served_as"] == [T2I]
     wan = entries["Wan-AI/Wan2.1-T2V-14B-Diffusers"]
     assert (wan["served"], wan["workers"]) == (False, 0)

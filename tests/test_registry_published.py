@@ -16,9 +16,9 @@ from framecast.protocol import GenerationKnobs, RequestFieldError
 PUBLISHED = {
     # Wan-Video/Wan2.1 generate.py, configs (t2v-1.3B: 480P sizes only); diffusers WanPipeline docs:
     # flow_shift 3.0 for 480P.
-    "Wan-AI/Wan2.1-T2V-1.3B-Diffusers": ("WanPipeline", ("t2v", "t2i"), "832x480", 81, 16, 50, 5.0, None, 3.0, 4, 16, "bfloat16"),
+    "Wan-AI/Wan2.1-T2V-1.3B-Diffusers": ("WanPipeline", ("t2v", "t2i", "v2v"), "832x480", 81, 16, 50, 5.0, None, 3.0, 4, 16, "bfloat16"),
     # Same sources; 720P default, shift 5.0 at 720P.
-    "Wan-AI/Wan2.1-T2V-14B-Diffusers": ("WanPipeline", ("t2v", "t2i"), "1280x720", 81, 16, 50, 5.0, None, 5.0, 4, 16, "bfloat16"),
+    "Wan-AI/Wan2.1-T2V-14B-Diffusers": ("WanPipeline", ("t2v", "t2i", "v2v"), "1280x720", 81, 16, 50, 5.0, None, 5.0, 4, 16, "bfloat16"),
     # generate.py: 40 steps for i2v; shift 3.0 at 480P, 5.0 otherwise.
     "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "832x480", 81, 16, 40, 5.0, None, 3.0, 4, 16, "bfloat16"),
     "Wan-AI/Wan2.1-I2V-14B-720P-Diffusers": ("WanImageToVideoPipeline", ("i2v",), "1280x720", 81, 16, 40, 5.0, None, 5.0, 4, 16, "bfloat16"),
@@ -60,15 +60,19 @@ PUBLISHED = {
     # dev 50 steps, guidance 3.5; 1024x1024; VAE 8x with 2x2 patches (sizes /16).
     "black-forest-labs/FLUX.1-schnell": ("FluxPipeline", ("t2i",), "1024x1024", 1, 1, 4, 0.0, None, None, 1, 16, "bfloat16"),
     "black-forest-labs/FLUX.1-dev": ("FluxPipeline", ("t2i",), "1024x1024", 1, 1, 50, 3.5, None, None, 1, 16, "bfloat16"),
+    # black-forest-labs/flux README and diffusers FluxKontextPipeline docs: Kontext-dev, 28 steps,
+    # guidance 2.5, about a megapixel (1024x1024).
+    "black-forest-labs/FLUX.1-Kontext-dev": ("FluxKontextPipeline", ("i2i",), "1024x1024", 1, 1, 28, 2.5, None, None, 1, 16, "bfloat16"),
     # QwenLM/Qwen-Image README: 1328x1328 (1:1), 50 steps, true_cfg_scale 4.0.
     "Qwen/Qwen-Image": ("QwenImagePipeline", ("t2i",), "1328x1328", 1, 1, 50, 4.0, None, None, 1, 16, "bfloat16"),
     # stabilityai/stable-diffusion-3.5-large model card: 28 steps, guidance 3.5, 1024x1024.
     "stabilityai/stable-diffusion-3.5-large": ("StableDiffusion3Pipeline", ("t2i",), "1024x1024", 1, 1, 28, 3.5, None, None, 1, 16, "bfloat16"),
     "framecast/tiny-random-flux": ("FluxPipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),
+    "framecast/tiny-random-flux-kontext": ("FluxKontextPipeline", ("i2i",), "64x64", 1, 1, 4, 2.5, None, None, 1, 16, "float32"),
     # framecast's no-model backend for measurements (components/backends/synthetic_backend.py).
     "framecast/synthetic": ("", ("t2v",), "832x480", 81, 16, 4, 5.0, None, None, 4, 16, "float32"),
     # framecast's own test models (components/tiny_model/).
-    "framecast/tiny-random-wan2.1-t2v": ("WanPipeline", ("t2v", "t2i"), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
+    "framecast/tiny-random-wan2.1-t2v": ("WanPipeline", ("t2v", "t2i", "v2v"), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
     "framecast/tiny-random-wan2.1-i2v": ("WanImageToVideoPipeline", ("i2v",), "64x64", 9, 8, 4, 5.0, None, 3.0, 4, 16, "float32"),
     "framecast/tiny-random-wan2.2-ti2v": ("WanPipeline", ("t2v", "ti2v", "t2i"), "64x64", 9, 8, 4, 5.0, None, 5.0, 4, 32, "float32"),
     # The other tiny models follow their families' rules (frames, size multiple, guidance, shift).

@@ -175,7 +175,7 @@ def test_models_lists_the_served_model_with_its_workers(stack):
     # frames, so the worker publishes what its pipeline can run.
     assert model["limits"]["num_frames"] == "4k+1, 1 to 125" and model["limits"]["size_multiple"] == 16
     assert model["limits"]["max_side"] == 512 and model["limits"]["max_prompt_tokens"] == 512
-    assert model["tasks"] == ["t2v", "t2i"] and model["support"] == "ready" and model["backends"] == ["diffusers"]
+    assert model["tasks"] == ["t2v", "t2i", "v2v"] and model["support"] == "ready" and model["backends"] == ["diffusers"]
     assert model["spec_id"] == "framecast/tiny-random-wan2.1-t2v"
     health = httpx.get(f"{stack.base_url}/health")
     assert health.status_code == 200 and health.json()["workers"] == 2
