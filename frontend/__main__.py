@@ -17,6 +17,7 @@ from framecast.frontend.inputs import InputSettings
 from framecast.frontend.jobs.settings import JobSettings, RequestLimits
 from framecast.frontend.settings import FrontendSettings, ServerOptions
 from framecast.frontend.urls import UrlPolicy
+from framecast.frontend.webhooks import WebhookSettings
 from framecast.protocol import add_discovery_arguments, discovery_environment
 from framecast.protocol.options import command_line, settings_from
 
@@ -25,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = command_line(
         "framecast-frontend", __doc__, ServerOptions, add_discovery_arguments, (FrontendSettings, "jobs and limits"),
         (JobSettings, "job engine"), (RequestLimits, "request limits"), (UrlPolicy, "output URLs"),
-        (InputSettings, "input images"),
+        (InputSettings, "input images"), (WebhookSettings, "webhooks"),
     )  # fmt: skip
     args = parser.parse_args(argv)
     from framecast.frontend.discovery import ModelEndpoints
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"framecast-frontend: error: --queue-policy {jobs.queue_policy!r}: choose {' or '.join(QUEUE_POLICIES)}")
     try:
         api_keys = load_api_keys(server.api_key_file, server.admin_key_file)
+        webhooks = settings_from(args, WebhookSettings).checked(api_keys)
     except ValueError as error:
         sys.exit(f"framecast-frontend: error: {error}")
     settings: FrontendSettings = settings_from(
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         api_keys=api_keys,
         urls=settings_from(args, UrlPolicy),
         inputs=settings_from(args, InputSettings),
+        webhooks=webhooks,
     )
     app = create_app(settings)
     # On SIGTERM uvicorn stops accepting, waits for the requests in flight (a synchronous video

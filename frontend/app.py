@@ -24,10 +24,11 @@ from framecast.frontend.jobs.manager import JobManager
 from framecast.frontend.loading import AdapterBoard, LoadingBoard
 from framecast.frontend.jobs.store import JobStore
 from framecast.frontend.metrics import FrontendMetrics
-from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware, tenant_weights
+from framecast.frontend.security import ApiKeyMiddleware, BodySizeLimitMiddleware, tenant_webhook_secrets, tenant_weights
 from framecast.frontend.serving import VideoService
 from framecast.frontend.settings import FrontendSettings
 from framecast.frontend.videos import router as videos_router
+from framecast.frontend.webhooks import WebhookSender, WebhookTargets, webhook_fetcher
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,15 @@ def create_app(settings: FrontendSettings) -> FastAPI:
         jobs = JobManager(store, directory, settings.jobs, settings.limits, metrics, tenant_weights(settings.api_keys))
         metrics.watch(jobs.live_state)
         await jobs.start()
+        secrets = tenant_webhook_secrets(settings.api_keys)
+        hooks = webhook_fetcher(settings.webhooks, settings.inputs.fetch_policy())
+        WebhookSender(store, jobs.replica_id, settings.webhooks, hooks, secrets, metrics).start(jobs.background)
         app.state.directory = directory
         app.state.loading = LoadingBoard(
             settings.discovery, settings.namespace, settings.etcd_endpoints, os.environ.get("DYN_FILE_KV")
         )
         app.state.jobs = jobs
-        app.state.videos = VideoService(jobs, InputStore(settings.inputs))
+        app.state.videos = VideoService(jobs, InputStore(settings.inputs), WebhookTargets(settings.webhooks, hooks, secrets))
         app.state.metrics = metrics
         app.state.url_policy = settings.urls
         app.state.started = int(time.time())

@@ -7,7 +7,7 @@ names them, and connects to the address it checked, so a second DNS answer canno
 (TLS still verifies the certificate against the host name). Redirects are followed by hand, a
 few at the most, each hop checked again. The body is capped while it streams, and the whole
 fetch has a deadline. Every refusal is a FetchRefused, raised before anything is sent to a
-refused address.
+refused address. Webhooks post through the same guard (`post`), with no redirect followed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,25 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 class FetchRefused(Exception):
-    """The URL was not fetched, or its answer not taken; the message says why."""
+    """The URL was not fetched, or its answer not taken; the message says why. `transient`: the
+    host did not resolve now (it may later); every other refusal stands."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class CheckedTarget:
+    """Where a request goes once its URL passed the guard: the checked address, with the URL's
+    host kept for the Host header and TLS."""
+
+    url: str
+    scheme: str
+    address: Address
+    target: str
+    headers: dict[str, str]
+    extensions: dict[str, str]
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -53,12 +71,14 @@ class FetchPolicy:
     timeout_s: float = 10.0
     max_redirects: int = 3
 
-    def admits(self, address: Address) -> bool:
+    def listed(self, address: Address) -> bool:
+        """The operator's allow-list names the address."""
         mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
         candidates = [address] + ([mapped] if mapped is not None else [])
-        if any(candidate in network for candidate in candidates for network in self.allowed):
-            return True
-        return _public(address)
+        return any(candidate in network for candidate in candidates for network in self.allowed)
+
+    def admits(self, address: Address) -> bool:
+        return self.listed(address) or _public(address)
 
 
 @dataclass
@@ -89,9 +109,9 @@ class SafeFetcher:
             try:
                 addresses = [ipaddress.ip_address(found.split("%")[0]) for found in await self.resolver(host, port)]
             except OSError as error:
-                raise FetchRefused(f"{host} does not resolve ({error})") from None
+                raise FetchRefused(f"{host} does not resolve ({error})", transient=True) from None
         if not addresses:
-            raise FetchRefused(f"{host} does not resolve")
+            raise FetchRefused(f"{host} does not resolve", transient=True)
         refused = [str(address) for address in addresses if not self.policy.admits(address)]
         if refused:
             # Every answer must pass: a resolver that returns one public and one private
@@ -99,8 +119,8 @@ class SafeFetcher:
             raise FetchRefused(f"{host} resolves to {', '.join(refused)}, an address this server does not fetch from")
         return addresses[0]
 
-    async def _one_hop(self, url: str) -> bytes | str:
-        """The body, or the URL a redirect points to."""
+    async def check(self, url: str) -> CheckedTarget:
+        """The URL's checked address and how to reach it, or FetchRefused."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise FetchRefused(f"only http and https URLs are fetched, not {parts.scheme or 'a URL without scheme'}")
@@ -118,8 +138,25 @@ class SafeFetcher:
         target = parts._replace(netloc=f"{netloc}:{port}").geturl()
         host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+        return CheckedTarget(url, parts.scheme, address, target, {"host": host_header}, extensions)
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST `body` to `url` through the guard, following no redirect, within the policy's
+        timeout; the answer's status. Raises FetchRefused (nothing sent), or httpx.TransportError
+        and asyncio.TimeoutError (sent, or tried: no answer)."""
+        checked = await self.check(url)
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
-            request = client.build_request("GET", target, headers={"host": host_header}, extensions=extensions)
+            request = client.build_request(
+                "POST", checked.target, content=body, headers=headers | checked.headers, extensions=checked.extensions
+            )
+            response = await asyncio.wait_for(client.send(request), timeout=self.policy.timeout_s)
+            return response.status_code
+
+    async def _one_hop(self, url: str) -> bytes | str:
+        """The body, or the URL a redirect points to."""
+        checked = await self.check(url)
+        async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+            request = client.build_request("GET", checked.target, headers=checked.headers, extensions=checked.extensions)
             try:
                 response = await client.send(request, stream=True)
             except httpx.HTTPError as error:

@@ -74,6 +74,13 @@ class FrontendMetrics:
             ["model", "adapters"],
             registry=self.registry,
         )
+        self.webhook_deliveries = Counter(
+            "framecast_webhook_deliveries",
+            "Webhook attempts by event and outcome: delivered; retrying (failed, tried again later); given_up (failed "
+            "its last attempt); refused (an answer or a guard refusal that no retry changes)",
+            ["event", "outcome"],
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
 
     def watch(self, read: Callable[[], dict[str, tuple[int, int, int]]]) -> None:

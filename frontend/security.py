@@ -3,6 +3,7 @@ and every route, including the ones FastAPI generates)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -10,23 +11,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from framecast.frontend.errors import ApiError, BodyTooLarge, api_error_response
-from framecast.protocol import ErrorCode
+from framecast.protocol import WEBHOOK_EVENTS, ErrorCode
 
 # Routes open without a key: load balancers and Kubernetes probes call them (they tell
 # nothing but "up" and "ready").
 OPEN_PATHS = frozenset({"/health", "/ready", "/"})
 # The playground's files: the page asks for a key itself, before it calls the API.
 OPEN_PREFIXES = ("/playground/",)
+# What a key entry may set after its key (`acme: key weight=2 webhook=https://...`).
+KEY_SETTINGS = ("weight", "webhook", "webhook_events", "webhook_secret")
 
 
 @dataclass(frozen=True)
 class Caller:
     """Who an API key speaks for. A tenant sees only its own jobs; an admin key sees every job.
-    `weight`: the tenant's share of each model's queue against other tenants' (default 1)."""
+    `weight`: the tenant's share of each model's queue against other tenants' (default 1).
+    `webhook`, `webhook_events`: where its jobs' events go when a request names no webhook;
+    `webhook_secret`: what signs them (else the server's --webhook-secret)."""
 
     tenant: str
     admin: bool = False
     weight: float = 1.0
+    webhook: str | None = None
+    webhook_events: tuple[str, ...] | None = None
+    webhook_secret: str | None = None
 
     def sees(self, job_tenant: str | None) -> bool:
         return self.admin or job_tenant == self.tenant
@@ -39,7 +47,7 @@ def key_id(key: str) -> str:
 
 def parse_key_entry(entry: str) -> tuple[str, str, dict[str, str]] | None:
     """(key, tenant, settings) of one entry: `tenant: key`, or a bare `key`, which is a tenant of
-    its own (named by the key's hash), then optional `name=value` settings (`weight=2`). None
+    its own (named by the key's hash), then optional `name=value` settings (KEY_SETTINGS). None
     for a blank entry. A key that holds ':' is written with its tenant in front."""
     words = entry.split()
     if not words:
@@ -65,6 +73,43 @@ def _weight(value: str | None, key_entry: str) -> float:
     return weight
 
 
+def check_webhook_secret(secret: str, where: str) -> str:
+    """A Standard Webhooks secret: whsec_ and base64 of at least 24 bytes."""
+    body = secret.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(body + "==", validate=False)
+    except ValueError:
+        key = b""
+    if not secret.startswith("whsec_") or len(key) < 24:
+        raise ValueError(f"{where}: a webhook secret is whsec_ then the base64 of 24 to 64 random bytes")
+    return secret
+
+
+def _webhook_events(value: str | None, where: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    events = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = set(events) - set(WEBHOOK_EVENTS)
+    if not events or unknown:
+        raise ValueError(f"{where}: webhook_events={value} must list some of {', '.join(WEBHOOK_EVENTS)}")
+    return events
+
+
+def _caller(tenant: str, admin: bool, settings: dict[str, str]) -> Caller:
+    where = f"API key entry for tenant {tenant!r}"
+    unknown = set(settings) - set(KEY_SETTINGS)
+    if unknown:
+        raise ValueError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(KEY_SETTINGS)}")
+    webhook = settings.get("webhook")
+    if webhook is not None and not webhook.startswith(("https://", "http://")):
+        raise ValueError(f"{where}: webhook={webhook} is not an http(s) URL")
+    secret = settings.get("webhook_secret")
+    return Caller(
+        tenant, admin, _weight(settings.get("weight"), tenant), webhook,
+        _webhook_events(settings.get("webhook_events"), where), secret and check_webhook_secret(secret, where),
+    )  # fmt: skip
+
+
 def caller_of(request) -> Caller | None:
     """The tenant a request's API key speaks for; None when API keys are off."""
     return getattr(request.state, "caller", None)
@@ -86,11 +131,7 @@ def load_api_keys(
             parsed = parse_key_entry(entry)
             if parsed is not None:
                 key, tenant, settings = parsed
-                unknown = set(settings) - {"weight"}
-                if unknown:
-                    raise ValueError(f"API key entry for tenant {tenant!r}: unknown setting(s) {', '.join(sorted(unknown))}; known: weight")
-                weight = _weight(settings.get("weight"), tenant)
-                callers[key] = Caller(tenant, admin or callers.get(key, Caller(tenant)).admin, weight)
+                callers[key] = _caller(tenant, admin or callers.get(key, Caller(tenant)).admin, settings)
     return callers
 
 
@@ -100,6 +141,17 @@ def tenant_weights(callers: dict[str, Caller]) -> dict[str, float]:
     for caller in callers.values():
         weights[caller.tenant] = max(weights.get(caller.tenant, 0.0), caller.weight)
     return weights
+
+
+def tenant_webhook_secrets(callers: dict[str, Caller]) -> dict[str, str]:
+    """Each tenant's webhook secret, where its key entries give one (they must agree)."""
+    secrets: dict[str, str] = {}
+    for caller in callers.values():
+        if caller.webhook_secret is None:
+            continue
+        if secrets.setdefault(caller.tenant, caller.webhook_secret) != caller.webhook_secret:
+            raise ValueError(f"tenant {caller.tenant!r}: its API key entries give different webhook secrets")
+    return secrets
 
 
 async def _send_error(scope, receive, send, error: ApiError) -> None:

@@ -23,6 +23,7 @@ from framecast.frontend.jobs.manager import JobManager
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import page
 from framecast.frontend.security import Caller
+from framecast.frontend.webhooks import WebhookTargets
 from framecast.protocol import (
     ErrorCode,
     ImageEditRequest,
@@ -32,6 +33,7 @@ from framecast.protocol import (
     VideoJobList,
     VideoRemixJob,
     VideoRemixRequest,
+    WebhookFields,
 )
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,10 @@ def _not_found(video_id: str) -> ApiError:
 
 
 class VideoService:
-    def __init__(self, jobs: JobManager, inputs: InputStore):
+    def __init__(self, jobs: JobManager, inputs: InputStore, webhooks: WebhookTargets):
         self.jobs = jobs
         self.inputs = inputs
+        self.webhooks = webhooks
 
     @property
     def poll_after_ms(self) -> int:
@@ -59,12 +62,14 @@ class VideoService:
         """A new job; `upload` is an input image sent as a file. Refusals of the job engine that
         are not ApiErrors (QueueFull, TooManyJobs, StoreUnavailable, RequestFieldError) are
         answered by the app's error handlers."""
+        # A job's webhook (the request's, or its tenant's default) is checked before anything is fetched.
+        webhook = await self.webhooks.target(body, caller) if kind == "job" and isinstance(body, WebhookFields) else None
         with _routing_errors():
             staged = await self._stage_input(body, upload)
             if staged is not None:
                 body = body.model_copy(update={"input_reference": staged})
             try:
-                return await self.jobs.submit(body, kind, tenant=caller.tenant if caller else None)
+                return await self.jobs.submit(body, kind, tenant=caller.tenant if caller else None, webhook=webhook)
             except BaseException:
                 if staged is not None:
                     await outputs.delete([staged])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from framecast.frontend.inputs import InputSettings
 from framecast.frontend.jobs.settings import JobSettings, RequestLimits
 from framecast.frontend.urls import UrlPolicy
+from framecast.frontend.webhooks import WebhookSettings
 from framecast.protocol.options import option
 
 if TYPE_CHECKING:
@@ -53,3 +54,4 @@ class FrontendSettings:
     api_keys: dict[str, Caller] = field(default_factory=dict)
     urls: UrlPolicy = field(default_factory=UrlPolicy)
     inputs: InputSettings = field(default_factory=InputSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)

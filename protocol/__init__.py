@@ -30,11 +30,13 @@ from framecast.protocol.videos import (
     VideoJobList,
     VideoNvExt,
     VideoRequestBase,
+    WebhookEventBody,
     WorkerVideoMessage,
     WorkerVideoRequest,
     parse_size,
 )
 from framecast.protocol.vocabulary import FINISHING_STAGES, ErrorCode, Stage
+from framecast.protocol.webhooks import DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENTS, WebhookEvent, WebhookFields, WebhookTarget
 
 __all__ = [
     "WORKER_CARD_KEY",
@@ -73,6 +75,12 @@ __all__ = [
     "VideoJobList",
     "VideoNvExt",
     "VideoRequestBase",
+    "WebhookEventBody",
+    "DEFAULT_WEBHOOK_EVENTS",
+    "WEBHOOK_EVENTS",
+    "WebhookEvent",
+    "WebhookFields",
+    "WebhookTarget",
     "WorkerVideoMessage",
     "WorkerVideoRequest",
     "parse_size",

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from framecast.protocol.adapters import LoraChoice, LoraChoices
 from framecast.protocol.errors import ErrorBody, RequestFieldError
 from framecast.protocol.vocabulary import ErrorCode, Stage
+from framecast.protocol.webhooks import WebhookFields
 
 # Generous outer bounds that reject absurd input before it reaches a worker; the model a
 # worker serves applies its own, tighter limits.
@@ -177,15 +178,19 @@ class VideoGenerationRequest(VideoRequestBase):
     stream: bool = False
 
 
-class VideoCreateRequest(VideoRequestBase):
+class VideoCreateRequest(VideoRequestBase, WebhookFields):
     """Body of `POST /v1/videos` (the OpenAI Videos job API): answered at once with a job."""
+
+    def worker_fields(self) -> dict:
+        # Webhooks are the frontend's business.
+        return {key: value for key, value in super().worker_fields().items() if key not in WebhookFields.model_fields}
 
 
 # A remix's share of the schedule: above 0 (some change), at most 1 (all of it).
 Strength = Annotated[float | None, Field(default=None, gt=0, le=1)]
 
 
-class VideoRemixRequest(VideoRequestBase):
+class VideoRemixRequest(VideoRequestBase, WebhookFields):
     """Body of `POST /v1/videos/{id}/remix`: a new video made from a completed one's frames with
     a new prompt, by the source's model. Omitted knobs keep the source's size, frames, fps and
     seed; `strength` is how much of the schedule re-noises the source (the model's default
@@ -328,6 +333,18 @@ class VideoJob(BaseModel):
     total_steps: int | None = None
     # Whether its MP4 has a sound track; known once it completed.
     has_audio: bool | None = None
+
+
+class WebhookEventBody(BaseModel):
+    """The body of one webhook delivery: a job event, with the job object as OpenAI's
+    `video.completed` carries it. `id` is also its `webhook-id` header: the same for every attempt
+    of one event, so a receiver drops repeats by it."""
+
+    id: str
+    object: Literal["event"] = "event"
+    type: str  # "video.completed", ...
+    created_at: int
+    data: VideoJob
 
 
 class VideoJobList(BaseModel):

@@ -13,7 +13,7 @@ from framecast.frontend.jobs.etcd_store import EtcdJobStore
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.sqlite_store import SqliteJobStore
 from framecast.frontend.jobs.store import Written
-from framecast.protocol import VideoJobError
+from framecast.protocol import VideoJobError, WebhookTarget
 from framecast.testing.stack import EtcdServer
 
 
@@ -61,6 +61,30 @@ async def test_writes_for_another_owner_or_a_deleted_job_do_nothing(store):
     assert await store.delete(record().id)
     assert await store.put(record(status="in_progress"), expect_owner="replica-1") is Written.DELETED
     assert await store.get(record().id) is None
+
+
+async def test_a_change_of_status_writes_the_webhook_delivery_with_it(store):
+    hook = WebhookTarget(url="https://hooks.example/x", events=["completed", "cancelled"])
+    await store.create(record(status="queued", webhook=hook))
+    # Started is not asked for: no delivery; progress is no change of status: none either.
+    assert await store.put(record(status="in_progress", webhook=hook), expect_owner="replica-1") is Written.WRITTEN
+    assert await store.put(record(status="in_progress", progress=50, webhook=hook)) is Written.WRITTEN
+    assert await store.deliveries() == []
+    # A write refused (another owner) writes no delivery either.
+    done = record(status="completed", progress=100, webhook=hook)
+    assert await store.put(done, expect_owner="replica-2") is Written.NOT_OWNER
+    assert await store.deliveries() == []
+    assert await store.put(done, expect_owner="replica-1") is Written.WRITTEN
+    (delivery,) = await store.deliveries()
+    assert (delivery.event, delivery.owner, delivery.url, delivery.attempts) == ("completed", "replica-1", hook.url, 0)
+    assert '"status":"completed"' in delivery.body
+    # Another replica takes it only from its owner; the owner's later writes then do nothing.
+    taken = delivery.model_copy(update={"owner": "replica-2"})
+    assert await store.put_delivery(taken, expect_owner="replica-1")
+    assert not await store.put_delivery(delivery.model_copy(update={"attempts": 1}), expect_owner="replica-1")
+    assert (await store.deliveries())[0].owner == "replica-2"
+    await store.delete_delivery(delivery.id)
+    assert await store.deliveries() == []
 
 
 async def test_etcd_says_contention_when_another_writer_wins_every_race(tmp_path):

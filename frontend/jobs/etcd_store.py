@@ -1,6 +1,6 @@
 """Job store in etcd: shared by frontend replicas on any number of machines.
 
-Records live under `<prefix>/jobs/<id>`; each replica keeps `<prefix>/replicas/<id>` alive on a
+Records live under `<prefix>/jobs/<id>`, webhook deliveries under `<prefix>/webhooks/<id>`; each replica keeps `<prefix>/replicas/<id>` alive on a
 lease, so a replica that dies disappears from there within the lease TTL. Writes of progress
 are throttled by the caller (etcd keeps every revision until compaction).
 """
@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator
 
 import aetcd
 
+from framecast.frontend.jobs.deliveries import WebhookDelivery, due_on_write
 from framecast.frontend.jobs.record import JobRecord
-from framecast.protocol.routing import etcd_host_port
 from framecast.frontend.jobs.store import JobChange, Written
+from framecast.protocol.routing import etcd_host_port
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ class EtcdJobStore:
 
     def _job_key(self, job_id: str) -> bytes:
         return f"{self.prefix}/jobs/{job_id}".encode()
+
+    def _delivery_key(self, delivery_id: str) -> bytes:
+        return f"{self.prefix}/webhooks/{delivery_id}".encode()
 
     @property
     def _jobs_prefix(self) -> bytes:
@@ -72,17 +76,50 @@ class EtcdJobStore:
                 return Written.NOT_OWNER
             if stored.terminal and not record.terminal:
                 return Written.FINISHED  # a late progress write never reopens a finished job
+            # The events the change makes due are written with it, or not at all.
+            deliveries = [
+                transactions.put(self._delivery_key(delivery.id), delivery.to_json().encode())
+                for delivery in due_on_write(stored.status, record)
+            ]
             succeeded, _ = await self._client.transaction(
                 compare=[transactions.mod(key) == current.mod_revision],
-                success=[transactions.put(key, record.to_json().encode())],
+                success=[transactions.put(key, record.to_json().encode()), *deliveries],
                 failure=[],
             )
             if succeeded:
                 return Written.WRITTEN
         return Written.CONTENTION
 
-    async def delete(self, job_id: str) -> bool:
-        return bool(await self._client.delete(self._job_key(job_id)))
+    async def delete(self, job_id: str, deliveries: tuple[WebhookDelivery, ...] = ()) -> bool:
+        if not deliveries:
+            return bool(await self._client.delete(self._job_key(job_id)))
+        transactions, key = self._client.transactions, self._job_key(job_id)
+        succeeded, _ = await self._client.transaction(
+            compare=[transactions.version(key) > 0],
+            success=[transactions.delete(key)]
+            + [transactions.put(self._delivery_key(delivery.id), delivery.to_json().encode()) for delivery in deliveries],
+            failure=[],
+        )
+        return succeeded
+
+    async def deliveries(self) -> list[WebhookDelivery]:
+        items = await self._client.get_prefix(f"{self.prefix}/webhooks/".encode())
+        return [WebhookDelivery.from_json(item.value) for item in items]
+
+    async def put_delivery(self, delivery: WebhookDelivery, *, expect_owner: str) -> bool:
+        key, transactions = self._delivery_key(delivery.id), self._client.transactions
+        current = await self._client.get(key)
+        if current is None or WebhookDelivery.from_json(current.value).owner != expect_owner:
+            return False
+        succeeded, _ = await self._client.transaction(
+            compare=[transactions.mod(key) == current.mod_revision],
+            success=[transactions.put(key, delivery.to_json().encode())],
+            failure=[],
+        )
+        return succeeded
+
+    async def delete_delivery(self, delivery_id: str) -> None:
+        await self._client.delete(self._delivery_key(delivery_id))
 
     async def all(self) -> list[JobRecord]:
         return [JobRecord.from_json(item.value) for item in await self._client.get_prefix(self._jobs_prefix)]

@@ -23,6 +23,7 @@ from framecast.protocol import (
     ImageEditRequest,
     ImageGenerationRequest,
     VideoRequestBase,
+    WebhookTarget,
     WorkerVideoMessage,
     WorkerVideoRequest,
 )
@@ -62,7 +63,7 @@ class Intake:
     # checks all at once while the first ones wait for their request check.
     _admitting: collections.Counter[str] = field(default_factory=collections.Counter)
 
-    async def admit(self, body: JobRequest, kind: str, tenant: str | None) -> JobRecord:
+    async def admit(self, body: JobRequest, kind: str, tenant: str | None, webhook: WebhookTarget | None = None) -> JobRecord:
         """The job's record, created in the store. Raises RequestFieldError, WorkerRejected,
         QueueFull, TooManyJobs, StoreUnavailable, or the directory's NoWorkerError /
         UnknownModelError."""
@@ -87,7 +88,7 @@ class Intake:
             if quota and tenant is not None and await self.tenant_unfinished(tenant, model) + self._admitting[reserved[1]] > quota:
                 self._metrics.jobs_rejected.labels(model, "key_limit").inc()
                 raise TooManyJobs(quota, model)
-            return await self._create(body, kind, tenant, model, instance)
+            return await self._create(body, kind, tenant, model, instance, webhook)
         finally:
             self._admitting.subtract(reserved)
 
@@ -102,8 +103,9 @@ class Intake:
         return sum(1 for record in records if record.tenant == tenant and record.model == model and not record.terminal)
 
     async def _create(
-        self, body: JobRequest, kind: str, tenant: str | None, model: str, instance: WorkerInstance
-    ) -> JobRecord:
+        self, body: JobRequest, kind: str, tenant: str | None, model: str, instance: WorkerInstance,
+        webhook: WebhookTarget | None,
+    ) -> JobRecord:  # fmt: skip
         fields = body.worker_fields()
         job_id = f"{fields.get('task', 'video')}_{uuid.uuid4().hex}"
         # The worker always stores its outputs and answers with references: a video never
@@ -139,6 +141,7 @@ class Intake:
             owner=self._replica_id,
             tenant=tenant,
             remixed_from_video_id=getattr(body, "remixed_from_video_id", None),
+            webhook=webhook,
         )
         try:
             await self._store.create(record)

@@ -23,6 +23,7 @@ from framecast.frontend import outputs
 from framecast.frontend.discovery import WorkerDirectory
 from framecast.frontend.jobs import outcome
 from framecast.frontend.jobs.admission import Admission
+from framecast.frontend.jobs.deliveries import event_delivery
 from framecast.frontend.jobs.events import JobEvents, SyncResult
 from framecast.frontend.jobs.intake import Intake, JobRequest
 from framecast.frontend.jobs.record import JobRecord
@@ -34,7 +35,7 @@ from framecast.frontend.jobs.store import JobStore, StoreUnavailable
 from framecast.frontend.jobs.tasks import BackgroundTasks
 from framecast.frontend.jobs.writer import RecordWriter
 from framecast.frontend.metrics import FrontendMetrics
-from framecast.protocol import ErrorCode, Stage, VideoJobError
+from framecast.protocol import ErrorCode, Stage, VideoJobError, WebhookTarget
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,11 @@ class JobManager:
         self.replicas.start(self._tasks)
         log.info("job manager up: replica %s", self.replica_id)
 
+    @property
+    def background(self) -> BackgroundTasks:
+        """The replica's background work (what runs beside the jobs starts here, and ends with it)."""
+        return self._tasks
+
     async def close(self) -> None:
         for context in self._contexts.values():
             context.stop_generating()
@@ -101,12 +107,14 @@ class JobManager:
 
     # -- creating -----------------------------------------------------------------------------
 
-    async def submit(self, body: JobRequest, kind: str = "job", tenant: str | None = None) -> JobRecord:
+    async def submit(
+        self, body: JobRequest, kind: str = "job", tenant: str | None = None, webhook: WebhookTarget | None = None
+    ) -> JobRecord:
         """Check the request with a worker of its model and queue it (see Intake.admit for
-        what it raises)."""
+        what it raises); `webhook`: where its events go."""
         if not self._accepting:
             raise StoreUnavailable("this frontend is shutting down")
-        record = await self.intake.admit(body, kind, tenant)
+        record = await self.intake.admit(body, kind, tenant, webhook)
         if kind == "sync":
             self.events.expect(record.id)
         self.run_here(record)
@@ -281,8 +289,11 @@ class JobManager:
         record = await self.get(job_id)
         if record is None:
             return False
+        cancelled = outcome.cancelled(record, "the video was deleted")
+        # Deleting an unfinished job cancels it: its webhook hears of it (written with the delete).
+        event = None if record.terminal else event_delivery(cancelled, "cancelled", owner=self.replica_id)
         try:
-            await self.store.delete(job_id)
+            await self.store.delete(job_id, (event,) if event else ())
         except Exception as error:
             raise StoreUnavailable(f"the job store is unreachable: {error}") from error
         if job_id in self._local:
@@ -291,7 +302,7 @@ class JobManager:
         self.writer.discard(job_id)
         await outputs.delete(record.stored_urls())
         self.events.publish(job_id, None)
-        self.events.resolve(job_id, outcome.cancelled(record, "the video was deleted"))
+        self.events.resolve(job_id, cancelled)
         log.info("job %s deleted (was %s)", job_id, record.status)
         return True
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from framecast.protocol import JobStatus, Stage, VideoJob, VideoJobError, WorkerVideoRequest
+from framecast.protocol import JobStatus, Stage, VideoJob, VideoJobError, WebhookTarget, WorkerVideoRequest
 
 TERMINAL: tuple[JobStatus, ...] = ("completed", "failed")
 
@@ -52,6 +52,8 @@ class JobRecord(BaseModel):
     remixed_from_video_id: str | None = None
     # Past expires_at: its outputs are deleted.
     expired: bool = False
+    # Where its events go (the request's webhook, or its tenant's default endpoint).
+    webhook: WebhookTarget | None = None
 
     @property
     def terminal(self) -> bool:

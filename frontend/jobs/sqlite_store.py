@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from framecast.frontend.jobs.deliveries import WebhookDelivery, due_on_write
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.store import JobChange, Written
 
@@ -20,6 +21,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, owner TEXT NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS replicas (id TEXT PRIMARY KEY, heartbeat_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, owner TEXT NOT NULL, data TEXT NOT NULL);
 """
 # Change log entries older than this are pruned; a reader that falls further behind re-reads.
 _CHANGE_RETENTION_S = 600
@@ -68,6 +70,13 @@ class SqliteJobStore:
     def _log_change(connection: sqlite3.Connection, job_id: str) -> None:
         connection.execute("INSERT INTO changes (job_id, at) VALUES (?, ?)", (job_id, time.time()))
 
+    @staticmethod
+    def _add_deliveries(connection: sqlite3.Connection, deliveries) -> None:
+        connection.executemany(
+            "INSERT OR REPLACE INTO webhooks (id, owner, data) VALUES (?, ?, ?)",
+            [(delivery.id, delivery.owner, delivery.to_json()) for delivery in deliveries],
+        )
+
     async def create(self, record: JobRecord) -> None:
         def create(connection):
             with connection:
@@ -90,6 +99,10 @@ class SqliteJobStore:
         def put(connection) -> Written:
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
+                # The status before the write, where a webhook may hear of its change.
+                stored = None if record.webhook is None else connection.execute(
+                    "SELECT json_extract(data, '$.status') FROM jobs WHERE id = ?", (record.id,)
+                ).fetchone()  # fmt: skip
                 # A finished job stays finished: a late progress write never reopens it.
                 reopens = "" if record.terminal else " AND json_extract(data, '$.status') NOT IN ('completed', 'failed')"
                 if expect_owner is None:
@@ -104,6 +117,8 @@ class SqliteJobStore:
                     )
                 if cursor.rowcount:
                     self._log_change(connection, record.id)
+                    # The events the change makes due are written with it, or not at all.
+                    self._add_deliveries(connection, due_on_write(stored[0] if stored else None, record))
                     return Written.WRITTEN
                 # Nothing written: say why, from the row as it is in this same transaction.
                 row = connection.execute(
@@ -117,16 +132,39 @@ class SqliteJobStore:
 
         return await self._run(put)
 
-    async def delete(self, job_id: str) -> bool:
+    async def delete(self, job_id: str, deliveries: tuple[WebhookDelivery, ...] = ()) -> bool:
         def delete(connection):
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
                 cursor = connection.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
                 if cursor.rowcount:
                     self._log_change(connection, job_id)
+                    self._add_deliveries(connection, deliveries)
                 return cursor.rowcount > 0
 
         return await self._run(delete)
+
+    async def deliveries(self) -> list[WebhookDelivery]:
+        rows = await self._run(lambda connection: connection.execute("SELECT data FROM webhooks").fetchall())
+        return [WebhookDelivery.from_json(row[0]) for row in rows]
+
+    async def put_delivery(self, delivery: WebhookDelivery, *, expect_owner: str) -> bool:
+        def put(connection):
+            with connection:
+                cursor = connection.execute(
+                    "UPDATE webhooks SET owner = ?, data = ? WHERE id = ? AND owner = ?",
+                    (delivery.owner, delivery.to_json(), delivery.id, expect_owner),
+                )
+                return cursor.rowcount > 0
+
+        return await self._run(put)
+
+    async def delete_delivery(self, delivery_id: str) -> None:
+        def delete(connection):
+            with connection:
+                connection.execute("DELETE FROM webhooks WHERE id = ?", (delivery_id,))
+
+        await self._run(delete)
 
     async def all(self) -> list[JobRecord]:
         rows = await self._run(lambda connection: connection.execute("SELECT data FROM jobs").fetchall())

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from framecast.frontend.jobs.deliveries import WebhookDelivery
 from framecast.frontend.jobs.record import JobRecord
 
 
@@ -52,10 +53,24 @@ class JobStore(Protocol):
 
     async def put(self, record: JobRecord, *, expect_owner: str | None = None) -> Written:
         """Write the record; with expect_owner, only if the stored one is still owned by it.
-        Never turns a finished (completed or failed) record back into an unfinished one."""
+        Never turns a finished (completed or failed) record back into an unfinished one. A
+        change of status its webhook asks to hear of writes the event's delivery with it."""
         ...
 
-    async def delete(self, job_id: str) -> bool: ...
+    async def delete(self, job_id: str, deliveries: tuple[WebhookDelivery, ...] = ()) -> bool:
+        """Delete the record, and write `deliveries` with it (a cancelled job's event)."""
+        ...
+
+    async def deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook delivery not yet delivered or given up."""
+        ...
+
+    async def put_delivery(self, delivery: WebhookDelivery, *, expect_owner: str) -> bool:
+        """Write the delivery if the stored one is still owned by expect_owner (False: it is
+        gone, or another replica took it)."""
+        ...
+
+    async def delete_delivery(self, delivery_id: str) -> None: ...
 
     async def all(self) -> list[JobRecord]: ...
 
