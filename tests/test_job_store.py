@@ -12,7 +12,7 @@ import pytest
 from framecast.frontend.jobs.etcd_store import EtcdJobStore
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.sqlite_store import SqliteJobStore
-from framecast.frontend.jobs.store import Written
+from framecast.frontend.jobs.store import JobQuery, Written
 from framecast.protocol import VideoJobError, WebhookTarget
 from framecast.testing.stack import EtcdServer
 
@@ -61,6 +61,28 @@ async def test_writes_for_another_owner_or_a_deleted_job_do_nothing(store):
     assert await store.delete(record().id)
     assert await store.put(record(status="in_progress"), expect_owner="replica-1") is Written.DELETED
     assert await store.get(record().id) is None
+
+
+async def test_a_query_returns_exactly_the_records_that_meet_every_condition(store):
+    now = time.time()
+    jobs = {
+        "queued_elsewhere": record(id="video_" + "1" * 32, owner="replica-2", tenant="acme"),
+        "queued_here": record(id="video_" + "2" * 32, tenant="acme", model="other"),
+        "done_elsewhere": record(id="video_" + "3" * 32, owner="replica-2", status="completed", expires_at=now - 5),
+        "done_later": record(id="video_" + "4" * 32, status="completed", expires_at=now + 3600, tenant="acme"),
+    }
+    for job in jobs.values():
+        await store.create(job)
+
+    async def found(**query) -> set[str]:
+        ids = {record.id for record in await store.find(JobQuery(**query))}
+        return {name for name, job in jobs.items() if job.id in ids}
+
+    assert await found() == set(jobs)
+    assert await found(unfinished=True, owner_not_in=frozenset({"replica-1"})) == {"queued_elsewhere"}
+    assert await found(expires_by=now) == {"done_elsewhere"}
+    assert await found(unfinished=True, tenant="acme", model="m") == {"queued_elsewhere"}
+    assert await found(tenant="acme") == {"queued_elsewhere", "queued_here", "done_later"}
 
 
 async def test_a_change_of_status_writes_the_webhook_delivery_with_it(store):

@@ -8,6 +8,7 @@ are throttled by the caller (etcd keeps every revision until compaction).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,7 @@ import aetcd
 
 from framecast.frontend.jobs.deliveries import WebhookDelivery, due_on_write
 from framecast.frontend.jobs.record import JobRecord
-from framecast.frontend.jobs.store import JobChange, Written
+from framecast.frontend.jobs.store import JobChange, JobQuery, Written
 from framecast.protocol.routing import etcd_host_port
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,10 @@ class EtcdJobStore:
 
     async def all(self) -> list[JobRecord]:
         return [JobRecord.from_json(item.value) for item in await self._client.get_prefix(self._jobs_prefix)]
+
+    async def find(self, query: JobQuery) -> list[JobRecord]:
+        items = await self._client.get_prefix(self._jobs_prefix)
+        return [JobRecord.from_json(item.value) for item in items if query.matches(json.loads(item.value))]
 
     async def heartbeat(self, replica_id: str) -> None:
         if self._lease is not None:

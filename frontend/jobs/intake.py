@@ -14,7 +14,7 @@ from framecast.frontend.jobs.admission import Admission, QueueFull
 from framecast.frontend.jobs.outcome import describe
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.settings import RequestLimits
-from framecast.frontend.jobs.store import JobStore, StoreUnavailable
+from framecast.frontend.jobs.store import JobQuery, JobStore, StoreUnavailable
 from framecast.frontend.metrics import FrontendMetrics
 from framecast.protocol.adapters import adapter_names
 from framecast.protocol import (
@@ -97,10 +97,9 @@ class Intake:
         admission and queues are): read from the store, which all share (one read of every
         record per submission, only where a quota is set)."""
         try:
-            records = await self._store.all()
+            return len(await self._store.find(JobQuery(unfinished=True, tenant=tenant, model=model)))
         except Exception as error:
             raise StoreUnavailable(f"the job store is unreachable: {error}") from error
-        return sum(1 for record in records if record.tenant == tenant and record.model == model and not record.terminal)
 
     async def _create(
         self, body: JobRequest, kind: str, tenant: str | None, model: str, instance: WorkerInstance,

@@ -25,6 +25,7 @@ from framecast.frontend.jobs import outcome
 from framecast.frontend.jobs.admission import Admission
 from framecast.frontend.jobs.deliveries import event_delivery
 from framecast.frontend.jobs.events import JobEvents, SyncResult
+from framecast.frontend.jobs.held import HeldJobs
 from framecast.frontend.jobs.intake import Intake, JobRequest
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.replicas import ReplicaCoordinator
@@ -70,7 +71,7 @@ class JobManager:
         self.replicas = ReplicaCoordinator(store, self.replica_id, settings, self.writer, self.events, self)
         self._tasks = BackgroundTasks()
         # Jobs this replica runs: waiting in its queues or sent to a worker.
-        self._local: dict[str, JobRecord] = {}
+        self._held = HeldJobs()
         self._contexts: dict[str, Context] = {}
         self._dispatchers: dict[str, asyncio.Task] = {}
         self._accepting = True
@@ -122,7 +123,7 @@ class JobManager:
 
     def unfinished(self, model: str) -> int:
         """Jobs of the model this replica holds, queued or running."""
-        return sum(1 for record in self._local.values() if record.model == model)
+        return self._held.count(model)
 
     def queue_depth(self, model: str) -> int:
         return self.scheduler.depth(model)
@@ -130,7 +131,7 @@ class JobManager:
     def live_state(self) -> dict[str, tuple[int, int, int]]:
         """model -> (jobs queued here, jobs running from here, live workers), for /metrics."""
         served = self.directory.models()
-        running = collections.Counter(self._local[job_id].model for job_id in self._contexts if job_id in self._local)
+        running = collections.Counter(record.model for job_id in self._contexts if (record := self._held.running(job_id)))
         return {
             model: (self.queue_depth(model), running[model], len(served[model].instances) if model in served else 0)
             for model in set(served) | self.scheduler.queued_models()
@@ -140,15 +141,15 @@ class JobManager:
 
     def run_here(self, record: JobRecord, *, first: bool = False) -> None:
         """Queue a job on this replica (new, taken over, or run again)."""
-        self._local[record.id] = record
+        self._held.queue(record)
         adapters = tuple(choice.name for choice in record.request.lora or ())
         self.scheduler.enqueue(record.model, record.id, first=first, adapters=adapters, tenant=record.tenant)
         dispatcher = self._dispatchers.get(record.model)
         if self._accepting and (dispatcher is None or dispatcher.done()):
             self._dispatchers[record.model] = self._tasks.spawn(self._dispatch(record.model), f"dispatch {record.model}")
 
-    def running_here(self, job_id: str) -> JobRecord | None:
-        return self._local.get(job_id)
+    def holds(self, job_id: str) -> bool:
+        return job_id in self._held
 
     async def _dispatch(self, model: str) -> None:
         while True:
@@ -161,7 +162,7 @@ class JobManager:
             self._start(chosen)
 
     def _start(self, chosen: Dispatch) -> None:
-        record = self._local.get(chosen.job_id)
+        record = self._held.start(chosen.job_id)
         if record is None:  # deleted as it was chosen
             chosen.slot.release()
             return
@@ -172,7 +173,7 @@ class JobManager:
         self._tasks.spawn(self._run(record, chosen.slot), f"job {record.id}")
 
     async def _fail_queued(self, job_id: str, message: str) -> None:
-        record = self._local.pop(job_id, None)
+        record = self._held.pop(job_id)
         if record is None:
             return
         outcome.failed(record, ErrorCode.NO_LIVE_WORKER, message)
@@ -210,7 +211,7 @@ class JobManager:
         final = end.final
         if final is not None:
             self.directory.note_adapters(instance_id, final.adapters_loaded)
-        if record.id not in self._local:
+        if record.id not in self._held:
             # Deleted or abandoned meanwhile; a video that still got stored goes too.
             if final is not None:
                 await outputs.delete(outcome.output_urls(final))
@@ -227,7 +228,7 @@ class JobManager:
             self.metrics.observe_stages(record.model, final.timings)
         self._count_end(record)
         saved = await self.writer.save(record, force=True)
-        self._local.pop(record.id, None)
+        self._held.pop(record.id)
         self.writer.finished(record.id)
         if not saved.goes_on and final is not None:
             await outputs.delete(outcome.output_urls(final))
@@ -270,7 +271,7 @@ class JobManager:
 
     def _stop_local(self, job_id: str) -> JobRecord | None:
         """Forget a local job: out of its queue, or its worker told to stop at the next step."""
-        record = self._local.pop(job_id, None)
+        record = self._held.pop(job_id)
         self.scheduler.remove(job_id)
         context = self._contexts.get(job_id)
         if context is not None:
@@ -296,7 +297,7 @@ class JobManager:
             await self.store.delete(job_id, (event,) if event else ())
         except Exception as error:
             raise StoreUnavailable(f"the job store is unreachable: {error}") from error
-        if job_id in self._local:
+        if job_id in self._held:
             self._count_end(outcome.cancelled(record, "deleted"))
         self._stop_local(job_id)
         self.writer.discard(job_id)
@@ -331,7 +332,7 @@ class JobManager:
     # -- reading and following ----------------------------------------------------------------
 
     async def get(self, job_id: str) -> JobRecord | None:
-        local = self._local.get(job_id) or self.writer.pending(job_id)
+        local = self._held.get(job_id) or self.writer.pending(job_id)
         if local is not None:
             return local
         try:

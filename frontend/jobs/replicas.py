@@ -14,7 +14,7 @@ from framecast.frontend.jobs.events import JobEvents
 from framecast.frontend.jobs.outcome import failed
 from framecast.frontend.jobs.record import JobRecord
 from framecast.frontend.jobs.settings import JobSettings
-from framecast.frontend.jobs.store import JobStore
+from framecast.frontend.jobs.store import JobQuery, JobStore
 from framecast.frontend.jobs.tasks import BackgroundTasks
 from framecast.frontend.jobs.writer import RecordWriter
 from framecast.protocol import ErrorCode, Stage
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class LocalJobs(Protocol):
     """The jobs this replica runs, as the coordinator needs them."""
 
-    def running_here(self, job_id: str) -> JobRecord | None: ...
+    def holds(self, job_id: str) -> bool: ...
 
     def stop_here(self, job_id: str, reason: str) -> None: ...
 
@@ -69,7 +69,7 @@ class ReplicaCoordinator:
         while True:
             try:
                 async for change in self._store.changes():
-                    if self._local.running_here(change.job_id) is not None:
+                    if self._local.holds(change.job_id):
                         if change.record is None or change.record.owner != self._replica_id:
                             self._events.publish(change.job_id, change.record)
                             self._local.stop_here(change.job_id, "deleted or taken over by another frontend")
@@ -92,9 +92,7 @@ class ReplicaCoordinator:
         self._seen_replicas = live
         if not someone_left and self._takeover_rounds % 10 != 1:
             return
-        for record in await self._store.all():
-            if record.terminal or record.owner in live:
-                continue
+        for record in await self._store.find(JobQuery(unfinished=True, owner_not_in=frozenset(live))):
             previous = record.owner
             record.owner = self._replica_id
             if record.kind == "sync" or record.attempts >= self._settings.max_attempts:
@@ -110,9 +108,7 @@ class ReplicaCoordinator:
     async def sweep(self) -> None:
         """Delete outputs past expires_at, and records past their retention."""
         now = time.time()
-        for record in await self._store.all():
-            if record.expires_at is None or now < record.expires_at:
-                continue
+        for record in await self._store.find(JobQuery(expires_by=now)):
             if now >= record.expires_at + self._settings.record_retention_s:
                 await self._store.delete(record.id)
                 log.info("job %s record removed (expired at %d)", record.id, record.expires_at)

@@ -7,6 +7,7 @@ gives every replica the writes of the others.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from framecast.frontend.jobs.deliveries import WebhookDelivery, due_on_write
 from framecast.frontend.jobs.record import JobRecord
-from framecast.frontend.jobs.store import JobChange, Written
+from framecast.frontend.jobs.store import JobChange, JobQuery, Written
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, owner TEXT NOT NULL, data TEXT NOT NULL);
@@ -169,6 +170,13 @@ class SqliteJobStore:
     async def all(self) -> list[JobRecord]:
         rows = await self._run(lambda connection: connection.execute("SELECT data FROM jobs").fetchall())
         return [JobRecord.from_json(row[0]) for row in rows]
+
+    async def find(self, query: JobQuery) -> list[JobRecord]:
+        def find(connection):
+            # Row by row: only the matches are kept.
+            return [data for (data,) in connection.execute("SELECT data FROM jobs") if query.matches(json.loads(data))]
+
+        return [JobRecord.from_json(data) for data in await self._run(find)]
 
     async def heartbeat(self, replica_id: str) -> None:
         def beat(connection):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from framecast.frontend.jobs.deliveries import WebhookDelivery
-from framecast.frontend.jobs.record import JobRecord
+from framecast.frontend.jobs.record import TERMINAL, JobRecord
 
 
 class Written(enum.Enum):
@@ -34,6 +34,29 @@ class Written(enum.Enum):
 
     def __bool__(self) -> bool:
         return self is Written.WRITTEN
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Which records a scan returns: those that meet every condition given. A store tests it
+    on each record's plain JSON and builds records only for the matches, so a round that looks
+    for a few jobs among thousands never holds them all at once."""
+
+    unfinished: bool = False
+    owner_not_in: frozenset[str] | None = None
+    expires_by: float | None = None
+    tenant: str | None = None
+    model: str | None = None
+
+    def matches(self, data: dict) -> bool:
+        expires_at = data.get("expires_at")
+        return not (
+            (self.unfinished and data.get("status") in TERMINAL)
+            or (self.owner_not_in is not None and data.get("owner") in self.owner_not_in)
+            or (self.expires_by is not None and (expires_at is None or expires_at > self.expires_by))
+            or (self.tenant is not None and data.get("tenant") != self.tenant)
+            or (self.model is not None and data.get("model") != self.model)
+        )
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,10 @@ class JobStore(Protocol):
     async def delete_delivery(self, delivery_id: str) -> None: ...
 
     async def all(self) -> list[JobRecord]: ...
+
+    async def find(self, query: JobQuery) -> list[JobRecord]:
+        """The records that match the query."""
+        ...
 
     async def heartbeat(self, replica_id: str) -> None:
         """Say this replica is alive (call it more often than the store's replica timeout)."""
