@@ -478,6 +478,21 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         source="QwenLM/Qwen-Image README (1328x1328 for 1:1, 50 steps, true_cfg_scale 4.0)",
     ),
     ModelSpec(
+        id="Qwen/Qwen-Image-Edit",
+        aliases=("Qwen-Image-Edit",),
+        family="qwen-image-edit",
+        pipeline_class="QwenImageEditPipeline",
+        tasks=("i2i",),
+        backends=("diffusers",),
+        dtype="bfloat16",
+        # Qwen-Image's modules; the input image goes to Qwen2.5-VL with the prompt and its latents
+        # beside the noise (at about a megapixel, whatever the output size).
+        defaults=Defaults(1024, 1024, 1, 1, 50, 4.0),
+        limits=_image_limits(1664 * 1664),
+        footprint=Footprint(dit_params_b=20.4, text_encoder_params_b=8.3, other_params_b=0.13, activation_gb=8.0),
+        source="Qwen/Qwen-Image-Edit model card (50 steps, true_cfg_scale 4.0); diffusers QwenImageEditPipeline",
+    ),
+    ModelSpec(
         id="stabilityai/stable-diffusion-3.5-large",
         aliases=("stable-diffusion-3.5-large", "SD3.5-large"),
         family="sd3",
@@ -762,6 +777,20 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         limits=_image_limits(256 * 256, min_pixels=16 * 16),
         footprint=None,
         source="framecast.components.tiny_model --kind qwen-image (random weights, built offline)",
+    ),
+    ModelSpec(
+        id="framecast/tiny-random-qwen-image-edit",
+        aliases=("tiny-random-qwen-image-edit",),
+        family="tiny",
+        stands_for="qwen-image-edit",
+        pipeline_class="QwenImageEditPipeline",
+        tasks=("i2i",),
+        backends=("diffusers",),
+        dtype="float32",
+        defaults=Defaults(64, 64, 1, 1, 4, 4.0),
+        limits=_image_limits(256 * 256, min_pixels=16 * 16),
+        footprint=None,
+        source="framecast.components.tiny_model --kind qwen-image-edit (random weights, built offline)",
     ),
     ModelSpec(
         id="framecast/tiny-random-sd3.5",

@@ -223,7 +223,8 @@ class ModelSpec:
 
     @property
     def needs_image(self) -> bool:
-        return self.takes_image and "t2v" not in self.tasks
+        """It makes nothing without an input image: image-to-video only, or image edits only."""
+        return (self.takes_image and "t2v" not in self.tasks) or set(self.tasks) == {"i2i"}
 
     @property
     def edits_images(self) -> bool:

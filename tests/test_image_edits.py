@@ -1,7 +1,8 @@
 """Image edits (`POST /v1/images/edits`) through the stack: etcd discovery and job store, API keys
-on, a tiny FLUX.1 Kontext worker and a tiny Wan worker (which makes images from text only). The
-official openai client edits an uploaded image into n images of the size asked; an unsafe image
-URL is refused as input_reference's are, and every other refusal names its field."""
+on, a tiny FLUX.1 Kontext worker, a tiny Qwen-Image-Edit worker and a tiny Wan worker (which
+makes images from text only). The official openai client edits an uploaded image into n images
+of the size asked with each edit model; an unsafe image URL is refused as input_reference's are,
+and every other refusal names its field."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from PIL import Image
 from framecast.testing.stack import Discovery, EtcdServer, stack_env, start_frontend, start_worker, wait_for_workers
 
 EDIT_MODEL, TEXT_MODEL = "tiny-random-flux-kontext", "tiny-random-t2v"
+# Qwen-Image-Edit also reads the image with its text encoder's vision tower.
+EDIT_MODELS = (EDIT_MODEL, "tiny-random-qwen-image-edit")
 KEY = "k-edits"
 
 
@@ -34,14 +37,14 @@ def edits(tiny_models, tmp_path_factory):
     outputs, inputs = (log_dir / "out").as_uri(), (log_dir / "inputs").as_uri()
     workers = [
         start_worker(discovery, tiny_models(kind), "fc-edits", outputs, log_dir, f"worker-{kind}", "--input-store", inputs)
-        for kind in ("flux-kontext", "t2v")
+        for kind in ("flux-kontext", "qwen-image-edit", "t2v")
     ]
     frontend, base_url = start_frontend(
         discovery, "fc-edits", log_dir, "frontend", "--job-store", "etcd", "--api-key-file", str(log_dir / "keys.txt"),
         "--input-store", inputs,
     )  # fmt: skip
     try:
-        for model in (EDIT_MODEL, TEXT_MODEL):
+        for model in (*EDIT_MODELS, TEXT_MODEL):
             wait_for_workers(base_url, model, 1, processes=workers, headers={"authorization": f"Bearer {KEY}"})
         yield base_url, log_dir / "inputs"
     finally:
@@ -51,11 +54,12 @@ def edits(tiny_models, tmp_path_factory):
         etcd.stop()
 
 
-def test_the_openai_client_edits_an_image_into_n_images_of_the_size_asked(edits):
+@pytest.mark.parametrize("model", EDIT_MODELS)
+def test_the_openai_client_edits_an_image_into_n_images_of_the_size_asked(edits, model):
     base_url, inputs = edits
     client = OpenAI(base_url=f"{base_url}/v1", api_key=KEY)
     result = client.images.edit(
-        model=EDIT_MODEL, image=("cat.png", png(), "image/png"), prompt="make the cat blue", n=2, size="64x48",
+        model=model, image=("cat.png", png(), "image/png"), prompt="make the cat blue", n=2, size="64x48",
         response_format="b64_json", extra_body={"num_inference_steps": 2, "seed": 4},
     )  # fmt: skip
     assert len(result.data) == 2
@@ -66,7 +70,7 @@ def test_the_openai_client_edits_an_image_into_n_images_of_the_size_asked(edits)
     data_url = "data:image/png;base64," + base64.b64encode(png(64, 64)).decode()
     answer = httpx.post(
         f"{base_url}/v1/images/edits", headers={"authorization": f"Bearer {KEY}"}, timeout=120,
-        json={"model": EDIT_MODEL, "prompt": "a hat", "image": data_url, "num_inference_steps": 2, "output_format": "webp"},
+        json={"model": model, "prompt": "a hat", "image": data_url, "num_inference_steps": 2, "output_format": "webp"},
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
     (item,) = answer.json()["data"]

@@ -65,6 +65,9 @@ PUBLISHED = {
     "black-forest-labs/FLUX.1-Kontext-dev": ("FluxKontextPipeline", ("i2i",), "1024x1024", 1, 1, 28, 2.5, None, None, 1, 16, "bfloat16"),
     # QwenLM/Qwen-Image README: 1328x1328 (1:1), 50 steps, true_cfg_scale 4.0.
     "Qwen/Qwen-Image": ("QwenImagePipeline", ("t2i",), "1328x1328", 1, 1, 50, 4.0, None, None, 1, 16, "bfloat16"),
+    # Qwen/Qwen-Image-Edit model card and diffusers QwenImageEditPipeline: 50 steps, true_cfg_scale
+    # 4.0; the input image at about a megapixel (1024x1024 for 1:1).
+    "Qwen/Qwen-Image-Edit": ("QwenImageEditPipeline", ("i2i",), "1024x1024", 1, 1, 50, 4.0, None, None, 1, 16, "bfloat16"),
     # stabilityai/stable-diffusion-3.5-large model card: 28 steps, guidance 3.5, 1024x1024.
     "stabilityai/stable-diffusion-3.5-large": ("StableDiffusion3Pipeline", ("t2i",), "1024x1024", 1, 1, 28, 3.5, None, None, 1, 16, "bfloat16"),
     "framecast/tiny-random-flux": ("FluxPipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),
@@ -89,6 +92,7 @@ PUBLISHED = {
     "framecast/tiny-random-hunyuanvideo": ("HunyuanVideoPipeline", ("t2v",), "64x64", 9, 24, 4, 6.0, None, 7.0, 4, 16, "float32"),
     "framecast/tiny-random-hunyuanvideo-i2v": ("HunyuanVideoImageToVideoPipeline", ("i2v",), "64x64", 9, 24, 4, 6.0, None, 7.0, 4, 16, "float32"),
     "framecast/tiny-random-qwen-image": ("QwenImagePipeline", ("t2i",), "64x64", 1, 1, 4, 4.0, None, None, 1, 16, "float32"),
+    "framecast/tiny-random-qwen-image-edit": ("QwenImageEditPipeline", ("i2i",), "64x64", 1, 1, 4, 4.0, None, None, 1, 16, "float32"),
     "framecast/tiny-random-sd3.5": ("StableDiffusion3Pipeline", ("t2i",), "64x64", 1, 1, 4, 3.5, None, None, 1, 16, "float32"),
 }
 

@@ -26,6 +26,7 @@ Kinds (--kind, default t2v):
   skyreels-v2    SkyReels-V2 text-to-video (SkyReelsV2Pipeline)
   kandinsky-5    Kandinsky 5 text-to-video (Kandinsky5T2VPipeline)
   qwen-image     Qwen-Image text-to-image (QwenImagePipeline)
+  qwen-image-edit  Qwen-Image-Edit image editing, Qwen2-VL processor (QwenImageEditPipeline)
   sd3.5          Stable Diffusion 3.5-shaped text-to-image (StableDiffusion3Pipeline)
 
     python -m framecast.components.tiny_model models/tiny-random-t2v
@@ -88,6 +89,7 @@ KINDS: MappingProxyType[str, TinyKind] = MappingProxyType(
         "skyreels-v2": TinyKind("framecast/tiny-random-skyreels-v2", skyreels_v2.build),
         "kandinsky-5": TinyKind("framecast/tiny-random-kandinsky-5", kandinsky5.build),
         "qwen-image": TinyKind("framecast/tiny-random-qwen-image", qwen_image.build),
+        "qwen-image-edit": TinyKind("framecast/tiny-random-qwen-image-edit", qwen_image.build_edit),
         "sd3.5": TinyKind("framecast/tiny-random-sd3.5", sd3.build),
     }
 )

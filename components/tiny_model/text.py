@@ -120,13 +120,25 @@ def clip_text_encoder(tokenizer, hidden_size: int = TEXT_DIM, with_projection: b
     return (CLIPTextModelWithProjection if with_projection else CLIPTextModel)(config).eval()
 
 
+# Qwen2.5-VL's vision tokens, in the order the encoder's config names them.
+QWEN_VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+
+
 def qwen25_vl_encoder(tokenizer, width: int):
     """Qwen2.5-VL (language model and a one-layer vision tower) at `width`, with its rotary
-    sections scaled to the head size. The vision tokens never occur in a text prompt; they get
-    ids past the tokenizer's."""
+    sections scaled to the head size. A tokenizer that holds the vision tokens (an edit model's,
+    whose prompt carries the image) gives their ids; otherwise they never occur in a prompt and
+    get ids past the tokenizer's."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     vocabulary = len(tokenizer)
+    known = tokenizer.get_vocab()
+    if all(token in known for token in QWEN_VISION_TOKENS):
+        start, end, image, video = (known[token] for token in QWEN_VISION_TOKENS)
+        size = vocabulary
+    else:
+        start, end, image, video = vocabulary, vocabulary + 1, vocabulary + 2, vocabulary + 2
+        size = vocabulary + 3
     return Qwen2_5_VLForConditionalGeneration(
         Qwen2_5_VLConfig(
             text_config={
@@ -137,18 +149,18 @@ def qwen25_vl_encoder(tokenizer, width: int):
                 "num_key_value_heads": 2,
                 "rope_scaling": {"mrope_section": [width // 16, width // 16, width // 8], "rope_type": "default", "type": "default"},
                 "rope_theta": 1000000.0,
-                "vocab_size": vocabulary + 3,
+                "vocab_size": size,
                 "bos_token_id": tokenizer.pad_token_id,
                 "eos_token_id": tokenizer.eos_token_id,
                 "pad_token_id": tokenizer.pad_token_id,
             },
             vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": width},
             hidden_size=width,
-            vocab_size=vocabulary + 3,
-            vision_start_token_id=vocabulary,
-            vision_end_token_id=vocabulary + 1,
-            vision_token_id=vocabulary + 2,
-            image_token_id=vocabulary + 2,
-            video_token_id=vocabulary + 2,
+            vocab_size=size,
+            vision_start_token_id=start,
+            vision_end_token_id=end,
+            vision_token_id=image,
+            image_token_id=image,
+            video_token_id=video,
         )
     ).eval()
