@@ -8,6 +8,7 @@ other replica; an endpoint the guard refuses makes the request a 400 naming `web
 from __future__ import annotations
 
 import base64
+import collections
 import itertools
 import threading
 import time
@@ -63,6 +64,9 @@ class Receiver:
         self.lock = threading.Lock()
         # path -> statuses answered to its next attempts (then 200).
         self.plan: dict[str, list[int]] = {}
+        # path -> an event its attempts wait for before they are answered (a hanging endpoint).
+        self.holds: dict[str, threading.Event] = {}
+        self.waiting: collections.Counter[str] = collections.Counter()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,6 +77,13 @@ class Receiver:
                     event, verified = Webhook(secret).verify(body, dict(self.headers)), True
                 except Exception:
                     event, verified = None, False
+                hold = receiver.holds.get(self.path)
+                if hold is not None:
+                    with receiver.lock:
+                        receiver.waiting[self.path] += 1
+                    hold.wait(timeout=120)
+                    with receiver.lock:
+                        receiver.waiting[self.path] -= 1
                 with receiver.lock:
                     planned = receiver.plan.get(self.path, [])
                     status = planned.pop(0) if planned else 200
@@ -248,6 +259,26 @@ def test_a_tenant_default_endpoint_hears_of_its_jobs(hooks):
     own = hooks.job(url_a, key=GLOBEX, webhook=f"{hooks.receiver.url}/globex/own")
     assert hooks.receiver.delivered("/globex/own", "video.completed").event["data"]["id"] == own
     assert [a.event["data"]["id"] for a in hooks.receiver.at("/globex/default")] == [video_id]
+
+
+def test_an_endpoint_that_hangs_delays_no_job_and_no_other_tenants_events(hooks):
+    url_a, url_b = hooks.urls
+    receiver, path = hooks.receiver, "/acme/hanging"
+    receiver.holds[path] = threading.Event()
+    try:
+        # More of acme's events than it may have attempts under way: each attempt hangs.
+        hanging = [hooks.job(url_a, model=HELD_MODEL, webhook=f"{receiver.url}{path}") for _ in range(10)]
+        for video_id in hanging:
+            assert wait_done(url_a, video_id, headers=auth(ACME))["status"] == "completed"
+        receiver.wait(path, lambda _: receiver.waiting[path] >= 8)
+        # globex's event goes while acme's attempts still hang.
+        video_id = hooks.job(url_a, key=GLOBEX, model=HELD_MODEL, webhook=f"{receiver.url}/globex/beside")
+        assert receiver.delivered("/globex/beside", "video.completed").event["data"]["id"] == video_id
+        assert receiver.waiting[path] >= 8 and not receiver.at(path)
+    finally:
+        receiver.holds.pop(path).set()
+    # Released, every one of acme's events arrives (the ones that waited for a free attempt too).
+    receiver.wait(path, lambda got: {a.event["data"]["id"] for a in got if a.answered == 200} >= set(hanging))
 
 
 def test_a_delivery_pending_on_a_killed_frontend_is_sent_by_the_other(hooks):
