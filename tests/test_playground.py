@@ -5,7 +5,7 @@ worker holds it, and the finished video plays. Cancel stops the job on the serve
 shown next to its field. A fourth worker serves the t2v folder again under another name, with a
 LoRA adapter and a step cache: the form offers the adapter with its scale and the exact switch.
 The picker groups the models by task; the image model switches the
-page to images (two of them in the grid); the i2v model makes a video from an uploaded image;
+page to images (two of them in the grid); the edit model edits an uploaded image; the i2v model makes a video from an uploaded image;
 the form copied as curl and as Python runs as it is; a finished video is remixed with a new prompt."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from playwright.sync_api import sync_playwright
 from framecast.testing.stack import StageHold, start_keyed_held_stack, start_worker, wait_done, wait_for_workers
 
 MODEL, I2V, T2I, TUNED = "tiny-random-t2v", "tiny-random-i2v", "tiny-random-t2i", "tiny-t2v-tuned"
+EDIT = "tiny-random-flux-kontext"
 KEY = "key-page"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -36,7 +37,7 @@ def stack(tiny_models, tmp_path_factory):
     held = start_keyed_held_stack(tiny_models("t2v"), root, "fc-page", KEY)
     others = []
     try:
-        for kind in ("i2v", "t2i"):
+        for kind in ("i2v", "t2i", "flux-kontext"):
             others.append(start_worker(held.discovery, tiny_models(kind), "fc-page", (root / "out").as_uri(), root, f"worker-{kind}"))
         adapter = root / "tiny-lora"
         subprocess.run(
@@ -47,7 +48,7 @@ def stack(tiny_models, tmp_path_factory):
             held.discovery, tiny_models("t2v"), "fc-page", (root / "out").as_uri(), root, "worker-tuned",
             "--served-model-name", TUNED, "--lora", f"fast={adapter}", "--cache", "recommended",
         ))  # fmt: skip
-        for model in (I2V, T2I, TUNED):
+        for model in (I2V, T2I, TUNED, EDIT):
             wait_for_workers(held.base_url, model, 1, processes=others, headers={"authorization": f"Bearer {KEY}"})
         yield held
     finally:
@@ -144,7 +145,7 @@ def test_the_picker_groups_every_model_by_task(page):
     groups = page.eval_on_selector_all(
         "#model optgroup", "groups => groups.map(g => [g.label, [...g.querySelectorAll('option')].map(o => o.value)])"
     )
-    assert groups == [["Image to video", [I2V]], ["Text to video", [MODEL, TUNED]], ["Text to image", [T2I]]]
+    assert groups == [["Image to video", [I2V]], ["Text to video", [MODEL, TUNED]], ["Text to image", [T2I]], ["Image edits", [EDIT]]]
     # The text-to-video model makes single frames too: the page offers both.
     assert page.is_visible("#mode-field") and page.is_visible("#num_frames")
 
@@ -164,6 +165,28 @@ def test_the_image_model_makes_two_images_in_the_grid(page):
     assert links == ["image-1.webp", "image-2.webp"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "playground-images.png"), full_page=True)
+
+
+def test_the_edit_model_edits_an_uploaded_image(page, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "cat.png"
+    Image.new("RGB", (96, 64), (200, 120, 40)).save(picture)
+    page.select_option("#model", EDIT)
+    assert page.is_visible("#image") and "required" in page.text_content("#edit-hint")
+    page.fill("#prompt", "give the cat a hat")
+    page.fill("#num_inference_steps", "2")
+    # Without the image, the server's refusal is shown next to the image field.
+    page.click("#submit")
+    page.wait_for_function("document.querySelector('#error-image').textContent.length > 0")
+    page.set_input_files("#image", str(picture))
+    page.fill("#size", "64x48")
+    page.click("#submit")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#image-grid img')].some(img => img.naturalWidth === 64 && img.naturalHeight === 48)",
+        timeout=120_000,
+    )
+    assert page.text_content("#error-form") == "" and page.text_content("#error-image") == ""
 
 
 def test_the_i2v_model_makes_a_video_from_an_uploaded_image(page, tmp_path):

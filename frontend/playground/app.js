@@ -1,5 +1,5 @@
 // The playground: one form over the same HTTP API every client uses (/v1/models, /v1/videos,
-// its /events and /content, /v1/images/generations). Every model the server serves is in the
+// its /events and /content, /v1/images/generations and /edits). Every model the server serves is in the
 // picker, grouped by task; the chosen model's card decides which knobs the form shows. The
 // form can be copied as a curl or Python command. No build step, no external files. With API
 // keys on, the key is asked for once and kept in this browser (localStorage).
@@ -54,6 +54,7 @@ const GROUPS = [
   ["Image to video", (tasks) => tasks.includes("i2v") || tasks.includes("ti2v")],
   ["Text to video", (tasks) => tasks.includes("t2v")],
   ["Text to image", (tasks) => tasks.includes("t2i")],
+  ["Image edits", (tasks) => tasks.includes("i2i")],
 ];
 
 function currentModel() {
@@ -65,7 +66,11 @@ function makesVideo(model) {
 }
 
 function makesImages(model) {
-  return Boolean(model && (model.tasks || []).includes("t2i"));
+  return Boolean(model && ["t2i", "i2i"].some((task) => (model.tasks || []).includes(task)));
+}
+
+function editsImages(model) {
+  return Boolean(model && (model.tasks || []).includes("i2i"));
 }
 
 function mode() {
@@ -79,6 +84,7 @@ function showMode() {
   const model = currentModel();
   const tasks = (model && model.tasks) || [];
   $("image-field").hidden = images || !(tasks.includes("i2v") || tasks.includes("ti2v"));
+  $("edit-field").hidden = !images || !editsImages(model);
   $("guidance2-field").hidden = images || !(model && model.defaults && model.defaults.guidance_scale_2 != null);
   $("submit").textContent = images ? "Make images" : "Generate";
 }
@@ -110,6 +116,7 @@ function chooseModel() {
   $("guidance_scale").value = defaults.guidance_scale ?? "";
   $("guidance_scale_2").value = defaults.guidance_scale_2 ?? "";
   $("image-hint").textContent = tasks.includes("i2v") && !tasks.includes("t2v") ? "required" : "optional";
+  $("edit-hint").textContent = tasks.includes("t2i") ? "optional: without one, an image is made from the prompt" : "required: the model edits it as the prompt says";
   // Adapters the model offers, each off, at its scale.
   const adapters = model.adapters || [];
   $("adapters-field").hidden = !adapters.length;
@@ -167,6 +174,13 @@ function withImage() {
   return image && !$("image-field").hidden ? image : null;
 }
 
+function editing() {
+  // An edit when the model edits and an image is given, or when it makes no image from text
+  // alone (the server then names the missing image).
+  const model = currentModel();
+  return !$("edit-field").hidden && Boolean($("image").files[0] || !(model.tasks || []).includes("t2i"));
+}
+
 // -- copy as a command ------------------------------------------------------------------------
 
 function shellQuote(text) {
@@ -185,6 +199,11 @@ function python(value) {
 function curlCommand() {
   const body = requestBody(), image = withImage();
   const auth = localStorage.getItem(KEY_STORAGE) ? ` -H "Authorization: Bearer $FRAMECAST_API_KEY"` : "";
+  if (mode() === "image" && editing()) {
+    const fields = Object.entries({ ...body, response_format: "b64_json" }).map(([name, item]) => `-F ${shellQuote(`${name}=${typeof item === "object" ? JSON.stringify(item) : item}`)}`);
+    fields.push(`-F image=@${shellQuote(($("image").files[0] || { name: "image.png" }).name)}`);
+    return `curl -X POST ${location.origin}/v1/images/edits${auth} \\\n  ${fields.join(" ")}`;
+  }
   if (mode() === "image") {
     return `curl -X POST ${location.origin}/v1/images/generations${auth} -H 'content-type: application/json' \\\n  -d ${shellQuote(JSON.stringify({ ...body, response_format: "b64_json" }))}`;
   }
@@ -207,8 +226,10 @@ function pythonCommand() {
     if (n) args.push(`n=${n}`);
     if (format) args.push(`output_format=${python(format)}`);
     args.push(`response_format="b64_json"`);
+    const edit = editing();
+    if (edit) args.push(`image=open(${python(($("image").files[0] || { name: "image.png" }).name)}, "rb")`);
     if (Object.keys(extra).length) args.push(`extra_body=${python(extra)}`);
-    lines.push(`result = client.images.generate(${args.join(", ")})`);
+    lines.push(`result = client.images.${edit ? "edit" : "generate"}(${args.join(", ")})`);
     lines.push("for index, item in enumerate(result.data):");
     lines.push(`    open(f"image-{index}.${format || "png"}", "wb").write(base64.b64decode(item.b64_json))`);
   } else {
@@ -392,10 +413,17 @@ async function makeImages() {
   $("images-status").textContent = `making ${body.n || 1} image(s)…`;
   $("image-grid").replaceChildren();
   $("submit").disabled = true;
+  const edit = editing(), image = $("image").files[0];
+  let request = { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } };
+  if (edit) {
+    // OpenAI's multipart shape: the fields, and the image as a file.
+    const form = new FormData();
+    for (const [name, item] of Object.entries(body)) form.append(name, typeof item === "object" ? JSON.stringify(item) : String(item));
+    if (image) form.append("image", image, image.name);
+    request = { method: "POST", body: form };
+  }
   try {
-    const response = await api("/v1/images/generations", {
-      method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" },
-    });
+    const response = await api(edit ? "/v1/images/edits" : "/v1/images/generations", request);
     const result = await response.json();
     const format = result.output_format || body.output_format || "png";
     $("images-status").textContent = `${result.data.length} image(s) · ${result.size || ""} · seed ${result.seed ?? ""}`;
