@@ -207,7 +207,7 @@ def test_secrets_are_referenced_never_written(overlay):
         for entry in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         if "secretKeyRef" in entry.get("valueFrom", {})
     }
-    assert names == {"framecast-s3", "framecast-api-keys"}
+    assert names == {"framecast-s3", "framecast-api-keys", "framecast-webhooks"}
     etcd = find(objects, "StatefulSet", "framecast-etcd")["spec"]
     assert etcd["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
     for worker in worker_deployments(objects):
