@@ -122,6 +122,13 @@ class ManagedProcess:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
 
+_PORT_TRIES = 5
+
+
+class PortTaken(RuntimeError):
+    """A port the process was to listen on was taken first."""
+
+
 class EtcdServer:
     """A throwaway single-node etcd on loopback; it can be stopped and started again on the
     same ports and data."""
@@ -131,10 +138,19 @@ class EtcdServer:
         if self.binary is None:
             raise RuntimeError("etcd is not installed; the test set-up installs it (apt-get install etcd-server)")
         self.data_dir, self.log_dir = data_dir, log_dir
-        self.client_port, self.peer_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.client_port}"
         self.starts = 0
-        self.start()
+        # A free port may be taken by another process between our look and etcd's bind (tests
+        # run side by side): then etcd tries again on others.
+        for _ in range(_PORT_TRIES):
+            self.client_port, self.peer_port = free_port(), free_port()
+            self.url = f"http://127.0.0.1:{self.client_port}"
+            try:
+                self.start()
+                return
+            except PortTaken:
+                # Nothing of this try's is worth keeping: the next starts afresh.
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+        raise RuntimeError(f"etcd found no free port in {_PORT_TRIES} tries")
 
     def start(self) -> None:
         peer_url = f"http://127.0.0.1:{self.peer_port}"
@@ -149,13 +165,16 @@ class EtcdServer:
         self.starts += 1
         self.process = ManagedProcess(f"etcd-{self.starts}", argv, dict(os.environ), self.log_dir)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.alive():
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        self.process.stop()
+        if "address already in use" in self.process.log_text():
+            raise PortTaken(self.process.tail())
         raise RuntimeError(f"etcd did not become healthy:\n{self.process.tail()}")
 
     def stop(self) -> None:
