@@ -46,6 +46,9 @@ Adapters = Annotated[
 ]
 Exact = Annotated[bool, typer.Option(help="run without the worker's step cache (exact frames)")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="where the MP4 goes (default: <job id>.mp4)")]
+Webhook = Annotated[
+    str | None, typer.Option(help="an https URL the server posts to when the video ends (signed as Standard Webhooks say)")
+]
 
 
 
@@ -100,6 +103,7 @@ def generate(
     negative_prompt: NegativePrompt = None,
     lora: Adapters = None,
     exact: Exact = False,
+    webhook: Webhook = None,
     output: Output = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = None,
@@ -107,7 +111,7 @@ def generate(
     """Make a video, with live progress; Ctrl-C cancels it on the server."""
     fields = _given(
         prompt=prompt, model=model, size=size, num_frames=frames, seconds=seconds, num_inference_steps=steps, seed=seed,
-        negative_prompt=negative_prompt, lora=_adapters(lora), nvext={"cache": False} if exact else None,
+        negative_prompt=negative_prompt, lora=_adapters(lora), nvext={"cache": False} if exact else None, webhook=webhook,
     )  # fmt: skip
     console = _out()
     with _frontend(url, api_key) as frontend:
@@ -129,6 +133,7 @@ def remix(
     negative_prompt: NegativePrompt = None,
     lora: Adapters = None,
     exact: Exact = False,
+    webhook: Webhook = None,
     output: Output = None,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = None,
@@ -138,6 +143,7 @@ def remix(
     fields = _given(
         prompt=prompt, strength=strength, size=size, num_frames=frames, seconds=seconds, num_inference_steps=steps,
         seed=seed, negative_prompt=negative_prompt, lora=_adapters(lora), nvext={"cache": False} if exact else None,
+        webhook=webhook,
     )  # fmt: skip
     console = _out()
     with _frontend(url, api_key) as frontend:

@@ -116,6 +116,10 @@ def test_server_errors_name_their_field_and_exit_non_zero(stack, tmp_path):
     assert no_key.returncode == 1 and "error:" in no_key.stderr
     missing = run(stack, "generate", "x", "--model", MODEL, "--image", "nope.png", cwd=tmp_path)
     assert missing.returncode == 1 and "field: input_reference" in missing.stderr
+    # The webhook reaches the server, which has no secret to sign it with here.
+    unsigned = run(stack, "generate", "x", "--model", MODEL, "--webhook", "https://hooks.example/x", cwd=tmp_path)
+    said = " ".join(unsigned.stderr.split())
+    assert unsigned.returncode == 1 and "field: webhook" in said and "no secret to sign webhooks" in said
 
 
 def test_models_and_jobs(stack, tmp_path):
