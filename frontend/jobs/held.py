@@ -35,7 +35,7 @@ class HeldJobs:
         queued = self._unqueue(job_id)
         if queued is None:
             return None
-        record = self._running[job_id] = JobRecord.model_validate_json(queued[1])
+        record = self._running[job_id] = JobRecord.from_json(queued[1])
         return record
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -43,13 +43,13 @@ class HeldJobs:
         if job_id in self._running:
             return self._running[job_id]
         queued = self._queued.get(job_id)
-        return JobRecord.model_validate_json(queued[1]) if queued else None
+        return JobRecord.from_json(queued[1]) if queued else None
 
     def pop(self, job_id: str) -> JobRecord | None:
         """Stop holding the job; its record as get() gives it."""
         running = self._running.pop(job_id, None)
         queued = self._unqueue(job_id)
-        return running or (JobRecord.model_validate_json(queued[1]) if queued else None)
+        return running or (JobRecord.from_json(queued[1]) if queued else None)
 
     def _unqueue(self, job_id: str) -> tuple[str, str] | None:
         queued = self._queued.pop(job_id, None)
